@@ -1,0 +1,89 @@
+"""One error hierarchy for the whole engine; every error carries a stable UPPER_SNAKE code.
+
+GraphError                      code: INTERNAL_SERVER_ERROR
+ +-- SpecErrors                 SPEC_INVALID (a list of SpecIssue, each with its own code)
+ +-- UserInputError             BAD_USER_INPUT (a client's argument is wrong; carries the path)
+ +-- LimitExceededError         LIMIT_EXCEEDED
+ +-- NotFoundError              NOT_FOUND
+ +-- ServiceUnavailableError    SERVICE_UNAVAILABLE (the database cannot be reached)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class GraphError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, order=True)
+class SourcePos:
+    """A place in a spec file: 1-based line and column, as compilers print them."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.path
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    """One problem found in the spec files."""
+
+    pos: SourcePos
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pos}: {self.message} [{self.code}]"
+
+
+class SpecErrors(GraphError):
+    """The spec files have problems; all of them are listed, in file order."""
+
+    code = "SPEC_INVALID"
+
+    def __init__(self, issues: Sequence[SpecIssue]) -> None:
+        self.issues = tuple(sorted(issues, key=lambda i: (i.pos, i.code, i.message)))
+        count = len(self.issues)
+        lines = "\n".join(str(i) for i in self.issues)
+        super().__init__(f"{lines}\n{count} error{'s' if count != 1 else ''} in the spec files")
+
+
+class UserInputError(GraphError):
+    """A client's argument is wrong; `path` names the argument (e.g. where.status.eq)."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, path: Sequence[str | int] = ()) -> None:
+        self.argument_path = tuple(path)
+        where = ".".join(str(p) for p in self.argument_path)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class LimitExceededError(GraphError):
+    """A request asks for more than the server allows (page size, depth, cost)."""
+
+    code = "LIMIT_EXCEEDED"
+
+
+class NotFoundError(GraphError):
+    code = "NOT_FOUND"
+
+
+class ServiceUnavailableError(GraphError):
+    """The database is unreachable or refused the connection; retrying later may work."""
+
+    code = "SERVICE_UNAVAILABLE"

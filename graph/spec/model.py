@@ -1,0 +1,182 @@
+"""The validated spec: frozen dataclasses, no YAML, no SQLAlchemy, no strawberry."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.errors import SourcePos
+from graph.naming import camel_case, lower_first
+
+
+class FieldType(enum.StrEnum):
+    STRING = "string"
+    TEXT = "text"
+    INT = "int"
+    BIGINT = "bigint"
+    FLOAT = "float"
+    BOOL = "bool"
+    DATE = "date"
+    DATETIME = "datetime"
+    JSON = "json"
+    LIST = "list"
+    ENUM = "enum"
+    UUID = "uuid"
+
+
+NUMERIC_TYPES = frozenset({FieldType.INT, FieldType.BIGINT, FieldType.FLOAT})
+TEXTUAL_TYPES = frozenset({FieldType.STRING, FieldType.TEXT, FieldType.UUID, FieldType.ENUM})
+# Element types a `list` may hold: plain scalars that every database compares the same way.
+LIST_ELEMENT_TYPES = frozenset(
+    {FieldType.STRING, FieldType.INT, FieldType.BIGINT, FieldType.FLOAT, FieldType.BOOL}
+)
+# Types a natural key may have: short, comparable, indexable.
+KEY_TYPES = frozenset({FieldType.STRING, FieldType.INT, FieldType.BIGINT, FieldType.UUID})
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One column of a table, as declared (or, for id/created_at/updated_at, as the engine adds)."""
+
+    name: str
+    type: FieldType
+    description: str
+    pos: SourcePos
+    required: bool = False
+    unique: bool = False
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    values: tuple[str, ...] = ()
+    of: FieldType | None = None
+    index: bool = False
+    examples: tuple[Any, ...] = ()
+    engine: bool = False
+
+    @property
+    def gql_name(self) -> str:
+        return camel_case(self.name)
+
+    @property
+    def is_list(self) -> bool:
+        return self.type is FieldType.LIST
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    fields: tuple[str, ...]
+    pos: SourcePos
+
+
+@dataclass(frozen=True)
+class RelationSpec:
+    """One entry of relations.yaml: a named link from a column of one table to another's."""
+
+    name: str
+    from_table: str
+    from_field: str
+    to_table: str
+    to_field: str
+    reverse: str
+    description: str
+    reverse_description: str
+    pos: SourcePos
+    where: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class RelationEnd:
+    """A relation seen from one table: the field it adds to that table's type.
+
+    Rows of `target` are linked to a row of `owner` when `target.remote_field` equals
+    `owner.local_field` (or, where one side is a list column, when the list contains the
+    other side's value), and the fixed `where` conditions of the relation hold.
+    """
+
+    name: str
+    owner: str
+    target: str
+    local_field: str
+    remote_field: str
+    many: bool
+    description: str
+    relation: RelationSpec
+    # Which side holds a list of keys: "local", "remote" or None (plain equality).
+    list_side: str | None = None
+    # Equality conditions on the owner's or the target's columns (from the relation's `where`).
+    local_where: tuple[tuple[str, Any], ...] = ()
+    remote_where: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def gql_name(self) -> str:
+        return camel_case(self.name)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One schema file: a table, its fields (engine fields included) and indexes."""
+
+    name: str  # the schema file's stem, e.g. execution_logs; relations.yaml refers to it
+    table: str  # the SQL table name, e.g. memory_execution_logs
+    type_name: str  # the GraphQL type, e.g. ExecutionLog
+    plural: str  # e.g. ExecutionLogs
+    description: str
+    key: str
+    fields: tuple[FieldSpec, ...]
+    indexes: tuple[IndexSpec, ...]
+    pos: SourcePos
+    append_only: bool = False
+    relations: tuple[RelationEnd, ...] = ()
+    _by_name: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({f.name: f for f in self.fields})
+
+    def field(self, name: str) -> FieldSpec:
+        return self._by_name[name]
+
+    def has_field(self, name: str) -> bool:
+        return name in self._by_name
+
+    def relation(self, name: str) -> RelationEnd:
+        for end in self.relations:
+            if end.name == name:
+                return end
+        raise KeyError(name)
+
+    @property
+    def declared_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if not f.engine)
+
+    @property
+    def key_field(self) -> FieldSpec:
+        return self.field(self.key)
+
+    @property
+    def list_root(self) -> str:
+        """Root list field: `executionLogs`."""
+        return lower_first(self.plural)
+
+    @property
+    def single_root(self) -> str:
+        """Root lookup field: `executionLog`."""
+        return lower_first(self.type_name)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Every table and relation, validated together: nothing here can refer to a missing thing."""
+
+    tables: dict[str, TableSpec]
+    relations: tuple[RelationSpec, ...]
+
+    def table(self, name: str) -> TableSpec:
+        return self.tables[name]
+
+    def by_sql_name(self, table: str) -> TableSpec:
+        for spec in self.tables.values():
+            if spec.table == table:
+                return spec
+        raise KeyError(table)
