@@ -1,0 +1,100 @@
+"""What a request asks the database for, as plain data: no SQLAlchemy, no strawberry.
+
+The GraphQL layer turns a selection into a Plan; the SQL layer compiles and runs it. A faster
+path (one SQL statement returning response-shaped JSON) can take the same Plan later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.spec.model import RelationEnd
+
+
+@dataclass(frozen=True)
+class Compare:
+    """`field <op> value`, one operator of the filter registry."""
+
+    field: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    """and / or of several filters; `not` is BoolOp("not", (f,))."""
+
+    kind: str
+    items: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class RelationFilter:
+    """A filter on linked rows: to-one `is`, to-many `some`, `none` or `every`."""
+
+    end: RelationEnd
+    mode: str
+    filter: Filter | None
+
+
+Filter = Compare | BoolOp | RelationFilter
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """Sort by a field, possibly of a to-one related row reached through `via` (relation names)."""
+
+    field: str
+    descending: bool = False
+    nulls_first: bool = False
+    via: tuple[RelationEnd, ...] = ()
+
+
+@dataclass(frozen=True)
+class Read:
+    """Rows of one table: which columns, which rows, in what order, which page, what links."""
+
+    table: str
+    columns: tuple[str, ...]
+    where: Filter | None = None
+    order: tuple[SortKey, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+    children: tuple[ChildRead, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChildRead:
+    """Rows linked to each parent row through `end`, stored on the parent under `key`."""
+
+    key: str
+    end: RelationEnd
+    read: Read
+
+
+@dataclass(frozen=True)
+class Page:
+    """Keyset page of a connection: `after` holds the sort values of the last row seen."""
+
+    first: int
+    after: tuple[Any, ...] | None = None
+    want_total: bool = False
+    sort_values_needed: bool = True
+
+
+@dataclass
+class Rows:
+    """Result of a Read: row dicts keyed by field name, links stored under (REL, key)."""
+
+    items: list[dict[Any, Any]] = field(default_factory=list)
+    has_more: bool = False
+    total: int | None = None
+
+
+# Rows carry their linked rows under keys that can never be a field name.
+REL = "\x00rel"
+
+
+def link_key(response_key: str) -> tuple[str, str]:
+    return (REL, response_key)

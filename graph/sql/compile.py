@@ -1,0 +1,203 @@
+"""Compiles a plan (graph.plan) into SQLAlchemy statements: pure, no I/O, per dialect."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.sql.elements import UnaryExpression
+
+from graph.plan import BoolOp, ChildRead, Compare, Filter, Page, Read, RelationFilter, SortKey
+from graph.spec.model import RelationEnd, TableSpec
+from graph.sql import dialects
+from graph.sql.filters import FilterContext, combine, compile_compare
+from graph.sql.tables import Catalog
+
+# Extra columns the engine adds to a statement; they never collide with spec field names,
+# which are snake_case and cannot start with an underscore.
+LINK = "__link"
+ROW_NUMBER = "__rn"
+SORT_VALUE = "__k{}"
+
+
+@dataclass(frozen=True)
+class ChildStatement:
+    """The statement for one relation level and how to read its rows back."""
+
+    statement: Select[Any]
+    # to-many relations whose owner holds the list: paging happens per parent in Python.
+    page_in_python: bool
+
+
+class Compiler:
+    def __init__(self, catalog: Catalog, dialect: str, now: dt.datetime | None = None) -> None:
+        self.catalog = catalog
+        self.spec = catalog.spec
+        self.dialect = dialect
+        self.ctx = FilterContext(dialect, now or dt.datetime.now(dt.UTC))
+
+    # -- filters ------------------------------------------------------------------------
+
+    def where(self, table: TableSpec, source: FromClause, node: Filter) -> ColumnElement[bool]:
+        if isinstance(node, Compare):
+            field = table.field(node.field)
+            return compile_compare(self.ctx, source.c[node.field], field, node.op, node.value)
+        if isinstance(node, BoolOp):
+            return combine(node.kind, [self.where(table, source, item) for item in node.items])
+        return self._relation_filter(source, node)
+
+    def _relation_filter(self, source: FromClause, node: RelationFilter) -> ColumnElement[bool]:
+        target_spec = self.spec.table(node.end.target)
+        target = self.catalog.table(node.end.target).alias()
+        linked = self.link_condition(node.end, source, target)
+        inner = self.where(target_spec, target, node.filter) if node.filter is not None else None
+        if node.mode == "every":
+            if inner is None:
+                return true()
+            violation = not_(func.coalesce(inner, false()))
+            return not_(exists(select(literal(1)).select_from(target).where(linked, violation)))
+        condition = linked if inner is None else and_(linked, inner)
+        found = exists(select(literal(1)).select_from(target).where(condition))
+        return not_(found) if node.mode == "none" else found
+
+    def link_condition(
+        self, end: RelationEnd, owner: FromClause, target: FromClause
+    ) -> ColumnElement[bool]:
+        """Join condition between an owner row and its linked target rows."""
+        local, remote = owner.c[end.local_field], target.c[end.remote_field]
+        if end.list_side == "local":
+            condition = dialects.value_in_list_column(self.dialect, remote, local)
+        elif end.list_side == "remote":
+            condition = dialects.value_in_list_column(self.dialect, local, remote)
+        else:
+            condition = remote == local
+        fixed = [owner.c[f] == v for f, v in end.local_where]
+        fixed += [target.c[f] == v for f, v in end.remote_where]
+        return and_(condition, *fixed) if fixed else condition
+
+    # -- ordering -----------------------------------------------------------------------
+
+    def sort_expression(self, table: TableSpec, source: FromClause, key: SortKey) -> Any:
+        if not key.via:
+            return source.c[key.field]
+        end, rest = key.via[0], key.via[1:]
+        target = self.catalog.table(end.target).alias()
+        inner = self.sort_expression(
+            self.spec.table(end.target), target, SortKey(key.field, via=rest)
+        )
+        condition = self.link_condition(end, source, target)
+        return select(inner).select_from(target).where(condition).limit(1).scalar_subquery()
+
+    def order_by(
+        self, table: TableSpec, source: FromClause, order: tuple[SortKey, ...]
+    ) -> list[UnaryExpression[Any]]:
+        """Explicit null placement everywhere, and `id` last, so pages are stable on both."""
+        clauses: list[UnaryExpression[Any]] = []
+        for key in order:
+            expr = self.sort_expression(table, source, key)
+            ordered = expr.desc() if key.descending else expr.asc()
+            clauses.append(ordered.nulls_first() if key.nulls_first else ordered.nulls_last())
+        clauses.append(source.c.id.asc())
+        return clauses
+
+    # -- statements ---------------------------------------------------------------------
+
+    def columns(self, read: Read, source: FromClause) -> list[Any]:
+        """The requested columns plus what linking and paging need: nothing else is read."""
+        table = self.spec.table(read.table)
+        wanted = dict.fromkeys(("id", *read.columns))
+        for child in read.children:
+            wanted[child.end.local_field] = None
+            wanted.update(dict.fromkeys(f for f, _ in child.end.local_where))
+        return [source.c[name] for name in wanted if table.has_field(name)]
+
+    def select_rows(self, read: Read, page: Page | None = None) -> Select[Any]:
+        table = self.spec.table(read.table)
+        source = self.catalog.table(read.table)
+        stmt = select(*self.columns(read, source))
+        if read.where is not None:
+            stmt = stmt.where(self.where(table, source, read.where))
+        stmt = stmt.order_by(*self.order_by(table, source, read.order))
+        if page is None:
+            if read.limit is not None:
+                stmt = stmt.limit(read.limit)
+            return stmt.offset(read.offset) if read.offset else stmt
+        keys = [self.sort_expression(table, source, k) for k in read.order]
+        stmt = stmt.add_columns(*(k.label(SORT_VALUE.format(i)) for i, k in enumerate(keys)))
+        if page.after is not None:
+            stmt = stmt.where(self._after(keys, read.order, page.after, source))
+        return stmt.limit(page.first + 1)
+
+    def _after(
+        self,
+        keys: list[Any],
+        order: tuple[SortKey, ...],
+        values: tuple[Any, ...],
+        source: FromClause,
+    ) -> ColumnElement[bool]:
+        """Rows strictly after the cursor in (sort keys..., id) order, nulls placed as sorted."""
+        *sort_values, last_id = values
+        condition: ColumnElement[bool] = source.c.id > last_id
+        for expr, key, value in reversed(list(zip(keys, order, sort_values, strict=True))):
+            if value is None:
+                later = expr.is_not(None) if key.nulls_first else false()
+                same = expr.is_(None)
+            else:
+                beyond = expr < value if key.descending else expr > value
+                later = or_(beyond, expr.is_(None)) if not key.nulls_first else beyond
+                same = expr == value
+            condition = or_(later, and_(same, condition))
+        return condition
+
+    def count_rows(self, read: Read) -> Select[Any]:
+        table = self.spec.table(read.table)
+        source = self.catalog.table(read.table)
+        stmt = select(func.count()).select_from(source)
+        if read.where is not None:
+            stmt = stmt.where(self.where(table, source, read.where))
+        return stmt
+
+    def select_children(self, child: ChildRead, parent_values: list[Any]) -> ChildStatement:
+        """One statement loads this relation for every parent row at once."""
+        end, read = child.end, child.read
+        table = self.spec.table(end.target)
+        target = self.catalog.table(end.target)
+        columns = self.columns(read, target)
+        if end.list_side == "remote":
+            elements = dialects.list_elements(self.dialect, target.c[end.remote_field])
+            link: Any = elements.c.value
+            base = select(*columns, link.label(LINK)).select_from(target).join(elements, true())
+        else:
+            link = target.c[end.remote_field]
+            base = select(*columns, link.label(LINK))
+        conditions = [link.in_(parent_values)]
+        conditions += [target.c[f] == v for f, v in end.remote_where]
+        if read.where is not None:
+            conditions.append(self.where(table, target, read.where))
+        base = base.where(*conditions)
+        order = self.order_by(table, target, read.order)
+        if not end.many or end.list_side == "local":
+            return ChildStatement(base.order_by(*order), page_in_python=end.many)
+        numbered = base.add_columns(
+            func.row_number().over(partition_by=link, order_by=order).label(ROW_NUMBER)
+        ).subquery()
+        window = [numbered.c[ROW_NUMBER] > read.offset]
+        if read.limit is not None:
+            window.append(numbered.c[ROW_NUMBER] <= read.offset + read.limit)
+        stmt = select(numbered).where(*window).order_by(numbered.c[LINK], numbered.c[ROW_NUMBER])
+        return ChildStatement(stmt, page_in_python=False)

@@ -1,0 +1,111 @@
+"""The few SQL expressions that PostgreSQL and SQLite spell differently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.expression import column as column_
+from sqlalchemy.types import TypeEngine
+
+POSTGRESQL = "postgresql"
+
+
+def _json_each(list_col: ColumnElement[Any]) -> Any:
+    """SQLite: the elements of a JSON array column as a table with a `value` column."""
+    return func.json_each(list_col).table_valued("value")
+
+
+def list_includes(
+    dialect: str, list_col: ColumnElement[Any], value: Any, element: TypeEngine[Any]
+) -> ColumnElement[bool]:
+    if dialect == POSTGRESQL:
+        return list_col.contains(cast(postgresql.array([literal(value, element)]), ARRAY(element)))
+    each = _json_each(list_col)
+    return exists(select(literal(1)).select_from(each).where(each.c.value == value))
+
+
+def list_includes_any(
+    dialect: str, list_col: ColumnElement[Any], values: list[Any], element: TypeEngine[Any]
+) -> ColumnElement[bool]:
+    if dialect == POSTGRESQL:
+        array = cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
+        overlap: ColumnElement[bool] = list_col.overlap(array)
+        return overlap
+    each = _json_each(list_col)
+    return exists(select(literal(1)).select_from(each).where(each.c.value.in_(list(values))))
+
+
+def list_includes_all(
+    dialect: str, list_col: ColumnElement[Any], values: list[Any], element: TypeEngine[Any]
+) -> ColumnElement[bool]:
+    if dialect == POSTGRESQL:
+        return list_col.contains(
+            cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
+        )
+    if not values:
+        return true()
+    each = _json_each(list_col)
+    distinct = (
+        select(func.count(func.distinct(each.c.value)))
+        .select_from(each)
+        .where(each.c.value.in_(list(values)))
+    )
+    return distinct.scalar_subquery() == len(set(values))
+
+
+def value_in_list_column(
+    dialect: str, value: ColumnElement[Any], list_col: ColumnElement[Any]
+) -> ColumnElement[bool]:
+    """`value` is one of the elements of the list column (a correlated join condition)."""
+    if dialect == POSTGRESQL:
+        return value == func.any(list_col)
+    each = _json_each(list_col)
+    return exists(select(literal(1)).select_from(each).where(each.c.value == value))
+
+
+def list_elements(dialect: str, list_col: ColumnElement[Any]) -> Any:
+    """A table of (value) rows, one per element of the list column (for joins)."""
+    if dialect == POSTGRESQL:
+        return func.unnest(list_col).table_valued("value")
+    return _json_each(list_col)
+
+
+def json_contains(dialect: str, json_col: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    document = orjson.dumps(value).decode()
+    if dialect == POSTGRESQL:
+        return json_col.op("@>")(cast(literal(document, Text()), postgresql.JSONB()))
+    return func.grace_json_contains(json_col, literal(document, Text())) == 1
+
+
+def json_has_key(dialect: str, json_col: ColumnElement[Any], key: str) -> ColumnElement[bool]:
+    if dialect == POSTGRESQL:
+        return json_col.op("?")(literal(key, String()))
+    each = func.json_each(json_col).table_valued("key", "type")
+    return or_(
+        exists(
+            select(literal(1))
+            .select_from(each)
+            .where(each.c.key == key, func.json_type(json_col) == "object")
+        ),
+    )
+
+
+__all__ = ["column_", "literal_column", "table"]

@@ -1,0 +1,127 @@
+"""Creates database engines from a user's URL, and counts the SQL statements they run."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from graph.errors import GraphError
+
+
+class DatabaseUrlError(GraphError):
+    code = "BAD_DATABASE_URL"
+
+
+def normalize_url(url: str) -> URL:
+    """Accept `sqlite:///file.db` and `postgresql://...`; pick the drivers this project ships."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(f"not a database URL: {redact(url)!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise DatabaseUrlError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _json_contains(container: Any, contained: Any) -> bool:
+    """PostgreSQL's jsonb `@>` semantics, for SQLite."""
+    if isinstance(contained, dict):
+        return isinstance(container, dict) and all(
+            key in container and _json_contains(container[key], value)
+            for key, value in contained.items()
+        )
+    if isinstance(contained, list):
+        if not isinstance(container, list):
+            return False
+        return all(any(_json_contains(c, item) for c in container) for item in contained)
+    if isinstance(container, list):
+        # jsonb: an array contains a primitive value that is one of its elements.
+        return any(not isinstance(c, dict | list) and c == contained for c in container)
+    return container == contained and type(container) is type(contained)
+
+
+def sqlite_json_contains(container: str | None, contained: str | None) -> int | None:
+    if container is None or contained is None:
+        return None
+    return int(_json_contains(json.loads(container), json.loads(contained)))
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    dbapi_connection.create_function(
+        "grace_json_contains", 2, sqlite_json_contains, deterministic=True
+    )
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run while one writer writes; foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def build_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """A synchronous engine; the server runs each request's statements in a worker thread."""
+    target = normalize_url(url)
+    if target.get_backend_name() == "sqlite":
+        engine = create_engine(
+            target,
+            # One shared connection keeps an in-memory database alive between statements.
+            poolclass=StaticPool if _is_memory(target) else None,
+            connect_args={"check_same_thread": False},
+        )
+        event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    return create_engine(
+        target,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # Timestamps come back in UTC whatever the server's own time zone is.
+        connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
+    )
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+class StatementCounter:
+    """Counts statements an engine runs (the model: SQLAlchemy's testing/assertsql.py)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    @contextmanager
+    def watching(self, engine: Engine) -> Iterator[StatementCounter]:
+        self.statements.clear()
+        event.listen(engine, "before_cursor_execute", self._record)
+        try:
+            yield self
+        finally:
+            event.remove(engine, "before_cursor_execute", self._record)
