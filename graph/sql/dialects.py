@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     ColumnElement,
     String,
     Text,
@@ -33,11 +34,19 @@ def _json_each(list_col: ColumnElement[Any]) -> Any:
     return func.json_each(list_col).table_valued("value")
 
 
+def _array_op(
+    list_col: ColumnElement[Any], operator: str, values: list[Any], element: TypeEngine[Any]
+) -> ColumnElement[bool]:
+    """PostgreSQL array containment (@>) or overlap (&&): both use the GIN index."""
+    array = cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
+    return list_col.op(operator, return_type=Boolean())(array)
+
+
 def list_includes(
     dialect: str, list_col: ColumnElement[Any], value: Any, element: TypeEngine[Any]
 ) -> ColumnElement[bool]:
     if dialect == POSTGRESQL:
-        return list_col.contains(cast(postgresql.array([literal(value, element)]), ARRAY(element)))
+        return _array_op(list_col, "@>", [value], element)
     each = _json_each(list_col)
     return exists(select(literal(1)).select_from(each).where(each.c.value == value))
 
@@ -46,9 +55,7 @@ def list_includes_any(
     dialect: str, list_col: ColumnElement[Any], values: list[Any], element: TypeEngine[Any]
 ) -> ColumnElement[bool]:
     if dialect == POSTGRESQL:
-        array = cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
-        overlap: ColumnElement[bool] = list_col.overlap(array)
-        return overlap
+        return _array_op(list_col, "&&", values, element)
     each = _json_each(list_col)
     return exists(select(literal(1)).select_from(each).where(each.c.value.in_(list(values))))
 
@@ -57,9 +64,7 @@ def list_includes_all(
     dialect: str, list_col: ColumnElement[Any], values: list[Any], element: TypeEngine[Any]
 ) -> ColumnElement[bool]:
     if dialect == POSTGRESQL:
-        return list_col.contains(
-            cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
-        )
+        return _array_op(list_col, "@>", values, element)
     if not values:
         return true()
     each = _json_each(list_col)
@@ -84,7 +89,8 @@ def value_in_list_column(
 def list_elements(dialect: str, list_col: ColumnElement[Any]) -> Any:
     """A table of (value) rows, one per element of the list column (for joins)."""
     if dialect == POSTGRESQL:
-        return func.unnest(list_col).table_valued("value")
+        # PostgreSQL names the column of unnest() only when the alias lists it: AS x(value).
+        return func.unnest(list_col).table_valued("value").render_derived()
     return _json_each(list_col)
 
 

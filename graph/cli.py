@@ -1,0 +1,207 @@
+"""The `grace-graph` command: check, init, seed, sdl and serve."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from graph.errors import GraphError, SpecErrors
+from graph.settings import Settings
+from graph.spec import Spec, load_spec
+from graph.sql.engine import build_engine, redact
+
+app = typer.Typer(
+    help="Grace Memory Graph: tables and a GraphQL API generated from schemas/ and relations.yaml.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database", "-d", help="Database URL (env GRAPH_DATABASE_URL).", show_default=False
+    ),
+]
+SchemasOpt = Annotated[
+    Path | None, typer.Option("--schemas", help="Folder of table specs (env GRAPH_SCHEMAS_DIR).")
+]
+RelationsOpt = Annotated[
+    Path | None, typer.Option("--relations", help="Relations file (env GRAPH_RELATIONS_FILE).")
+]
+
+
+def _settings(database: str | None, schemas: Path | None, relations: Path | None) -> Settings:
+    settings = Settings.from_env().with_database(database)
+    if schemas is not None:
+        settings = Settings(**{**settings.__dict__, "schemas_dir": schemas})
+    if relations is not None:
+        settings = Settings(**{**settings.__dict__, "relations_file": relations})
+    return settings
+
+
+def _load(settings: Settings) -> Spec:
+    """Load the spec or print every problem and exit 1."""
+    try:
+        return load_spec(settings.schemas_dir, settings.relations_file)
+    except SpecErrors as exc:
+        # Plain lines, never wrapped: editors and CI annotate file:line:column.
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        count = len(exc.issues)
+        typer.echo(f"{count} error{'s' if count != 1 else ''}; nothing was changed", err=True)
+        raise typer.Exit(1) from None
+
+
+def _database_failure(settings: Settings, exc: Exception) -> typer.Exit:
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc)
+    typer.echo(
+        f"database {redact(settings.database_url)} is unavailable: {reason} [SERVICE_UNAVAILABLE]",
+        err=True,
+    )
+    return typer.Exit(2)
+
+
+@app.command()
+def check(
+    schemas: SchemasOpt = None,
+    relations: RelationsOpt = None,
+) -> None:
+    """Validate schemas/ and relations.yaml; print every problem as file:line:column."""
+    settings = _settings(None, schemas, relations)
+    spec = _load(settings)
+    fields = sum(len(t.declared_fields) for t in spec.tables.values())
+    out.print(
+        f"ok: {len(spec.tables)} tables, {fields} fields, {len(spec.relations)} relations",
+        markup=False,
+    )
+
+
+@app.command()
+def init(
+    database: DatabaseOpt = None,
+    schemas: SchemasOpt = None,
+    relations: RelationsOpt = None,
+) -> None:
+    """Create every table, index, constraint and trigger that is missing (safe to repeat)."""
+    from graph.sql.ddl import create_schema
+    from graph.sql.tables import build_catalog
+
+    settings = _settings(database, schemas, relations)
+    spec = _load(settings)
+    catalog = build_catalog(spec)
+    try:
+        engine = build_engine(settings.database_url)
+        created = create_schema(engine, catalog)
+    except (OperationalError, DBAPIError) as exc:
+        raise _database_failure(settings, exc) from None
+    except GraphError as exc:
+        err.print(f"{exc.message} [{exc.code}]", markup=False)
+        raise typer.Exit(2) from None
+    target = redact(settings.database_url)
+    if created:
+        out.print(f"created {len(created)} tables in {target}", markup=False)
+    else:
+        out.print(f"all {len(catalog.tables)} tables already exist in {target}", markup=False)
+
+
+@app.command()
+def seed(
+    scale: Annotated[
+        float, typer.Option(help="1 is a small demo; 1000 gives 200,000 execution logs.")
+    ] = 1,
+    seed_value: Annotated[
+        int, typer.Option("--seed", help="Random seed: same seed, same rows.")
+    ] = 7,
+    if_empty: Annotated[
+        bool, typer.Option(help="Do nothing when the tables already hold rows.")
+    ] = False,
+    database: DatabaseOpt = None,
+    schemas: SchemasOpt = None,
+    relations: RelationsOpt = None,
+) -> None:
+    """Create the tables if needed and fill them with deterministic, cross-linked sample rows."""
+    from graph.seed.load import seed_database
+    from graph.sql.ddl import create_schema
+    from graph.sql.tables import build_catalog
+
+    if scale <= 0:
+        err.print("--scale must be greater than 0 [BAD_USER_INPUT]", markup=False)
+        raise typer.Exit(2)
+    settings = _settings(database, schemas, relations)
+    spec = _load(settings)
+    catalog = build_catalog(spec)
+    try:
+        engine = build_engine(settings.database_url)
+        create_schema(engine, catalog)
+        report = seed_database(
+            engine,
+            catalog,
+            scale=scale,
+            seed=seed_value,
+            if_empty=if_empty,
+            progress=sys.stderr.isatty(),
+        )
+    except (OperationalError, DBAPIError) as exc:
+        raise _database_failure(settings, exc) from None
+    out.print(report, markup=False)
+
+
+@app.command()
+def sdl(
+    schemas: SchemasOpt = None,
+    relations: RelationsOpt = None,
+) -> None:
+    """Print the GraphQL schema (SDL) generated from the specs."""
+    from graph.gql.build import print_sdl
+
+    settings = _settings(None, schemas, relations)
+    typer.echo(print_sdl(_load(settings), settings), nl=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL: one per core).")] = 1,
+    database: DatabaseOpt = None,
+    schemas: SchemasOpt = None,
+    relations: RelationsOpt = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve /graphql (GraphiQL in a browser), /healthz and /readyz."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(database, schemas, relations)
+    _load(settings)  # refuse to start on spec errors, before any worker starts
+    # Workers are separate processes: they read their settings from the environment.
+    os.environ["GRAPH_DATABASE_URL"] = settings.database_url
+    os.environ["GRAPH_SCHEMAS_DIR"] = str(settings.schemas_dir.resolve())
+    os.environ["GRAPH_RELATIONS_FILE"] = str(settings.relations_file.resolve())
+    typer.echo(f"serving {redact(settings.database_url)} on http://{host}:{port}/graphql", err=True)
+    uvicorn.run(
+        "graph.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

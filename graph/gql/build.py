@@ -1,0 +1,120 @@
+"""Builds the whole strawberry schema from the spec, once, at start-up."""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from graphql import ExecutionResult, GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from graph import naming
+from graph.gql import resolvers
+from graph.gql.errors import MarkBadValues, error_code
+from graph.gql.scalars import SCALAR_MAP, BigInt, python_type
+from graph.gql.types import GeneratedTypes, build_types, list_arguments, list_of, make_resolver
+from graph.settings import Settings
+from graph.spec.model import Spec, TableSpec
+
+Resolver = Callable[[str, strawberry.Info], Awaitable[Any]]
+
+
+def _bound(resolve: Resolver, table: str) -> Callable[..., Awaitable[Any]]:
+    async def body(info: strawberry.Info, **_arguments: Any) -> Any:
+        # Arguments are read from the selection by the planner, with their paths for errors.
+        return await resolve(table, info)
+
+    return body
+
+
+def _root_fields(table: TableSpec, types: GeneratedTypes) -> dict[str, Any]:
+    obj = types.objects[table.name]
+    key = table.key_field
+    fields: dict[str, Any] = {}
+    fields[table.list_root] = strawberry.field(
+        resolver=make_resolver(
+            _bound(resolvers.resolve_list, table.name),
+            table.list_root,
+            list_arguments(types, table.name),
+            list_of(obj),
+        ),
+        name=table.list_root,
+        description=f"{table.plural}: {table.description}",
+    )
+    fields[table.single_root] = strawberry.field(
+        resolver=make_resolver(
+            _bound(resolvers.resolve_one, table.name),
+            table.single_root,
+            [(key.name, python_type(key.type.value)), ("id", BigInt)],
+            obj | None,
+        ),
+        name=table.single_root,
+        description=f"One {table.type_name} by {key.gql_name} or by id; null when absent.",
+    )
+    connection = naming.connection_root_name(table.list_root)
+    fields[connection] = strawberry.field(
+        resolver=make_resolver(
+            _bound(resolvers.resolve_connection, table.name),
+            connection,
+            [
+                ("where", types.wheres[table.name]),
+                ("order_by", list_of(types.orders[table.name])),
+                ("first", int),
+                ("after", str),
+            ],
+            types.connections[table.name],
+        ),
+        name=connection,
+        description=f"{table.plural} page by page with keyset cursors (stable under inserts).",
+    )
+    return fields
+
+
+class GraceSchema(strawberry.Schema):
+    """Logs only what is the server's fault; the client's mistakes are answers, not incidents."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        internal = [e for e in errors if error_code(e) == "INTERNAL_SERVER_ERROR"]
+        if internal:
+            super().process_errors(internal, execution_context)
+
+
+def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
+    types = build_types(spec)
+    query = type("Query", (), {"__module__": __name__})
+    for table in spec.tables.values():
+        for name, field in _root_fields(table, types).items():
+            setattr(query, f"root_{name}", field)
+    query_type = strawberry.type(query, description="Read the Grace memory tables.")
+    return GraceSchema(
+        query=query_type,
+        config=StrawberryConfig(default_resolver=operator.getitem, scalar_map=SCALAR_MAP),
+        extensions=[
+            MarkBadValues,
+            functools.partial(ParserCache, maxsize=512),
+            functools.partial(ValidationCache, maxsize=512),
+            functools.partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+            functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+            functools.partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        ],
+    )
+
+
+def print_sdl(spec: Spec, settings: Settings) -> str:
+    return build_schema(spec, settings).as_str() + "\n"
+
+
+__all__ = ["ExecutionResult", "build_schema", "print_sdl"]

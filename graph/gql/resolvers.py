@@ -1,0 +1,102 @@
+"""Root resolvers: plan the whole selection, run it in one worker-thread hop, hand back rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import FieldNode
+
+from graph.cursors import decode_cursor, encode_cursor, order_signature
+from graph.errors import UserInputError
+from graph.gql.context import RequestContext
+from graph.gql.selection import Planner
+from graph.plan import Compare, Page, Read, Rows
+from graph.sql.execute import fetch_rows, sort_values
+
+
+def _planner(info: Any) -> Planner:
+    ctx: RequestContext = info.context
+    graph = ctx.graph
+    return Planner(
+        graph.spec, graph.index, graph.settings, info.schema, info.fragments, info.variable_values
+    )
+
+
+def _root(info: strawberry.Info) -> tuple[Any, Planner, str, dict[str, Any]]:
+    raw = info._raw_info
+    planner = _planner(raw)
+    args = planner.arguments(raw.parent_type.name, raw.field_nodes[0])
+    return raw, planner, raw.path.key, args  # type: ignore[return-value]
+
+
+async def resolve_list(table: str, info: strawberry.Info) -> list[dict[Any, Any]]:
+    raw, planner, key, args = _root(info)
+    read = planner.read(table, planner.subfields(list(raw.field_nodes)), args, (key,))
+    graph = info.context.graph
+    rows: Rows = await graph.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
+    return rows.items
+
+
+async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | None:
+    raw, planner, key, args = _root(info)
+    spec = planner.spec.table(table)
+    given = {k: v for k, v in args.items() if v is not None}
+    if len(given) != 1:
+        raise UserInputError(f"give exactly one of {spec.key_field.gql_name} or id", (key,))
+    ((name, value),) = given.items()
+    field = spec.key if name != "id" else "id"
+    read = planner.read(table, planner.subfields(list(raw.field_nodes)), {}, (key,), many=False)
+    read = Read(read.table, read.columns, Compare(field, "eq", value), (), 1, 0, read.children)
+    graph = info.context.graph
+    rows = await graph.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
+    return rows.items[0] if rows.items else None
+
+
+def _node_fields(planner: Planner, nodes: list[FieldNode]) -> dict[str, list[FieldNode]]:
+    """The row fields asked for under `edges { node }` and under `nodes`, merged."""
+    top = planner.subfields(nodes)
+    merged: dict[str, list[FieldNode]] = {}
+    sources = [planner.subfields(top.get("edges", [])).get("node", []), top.get("nodes", [])]
+    for fields in (planner.subfields(source) for source in sources):
+        for key, found in fields.items():
+            known = merged.setdefault(key, [])
+            if known and known[0].name.value != found[0].name.value:
+                raise UserInputError(
+                    f"alias {key!r} names different fields under edges.node and nodes", (key,)
+                )
+            known.extend(found)
+    return merged
+
+
+async def resolve_connection(table: str, info: strawberry.Info) -> dict[str, Any]:
+    raw, planner, key, args = _root(info)
+    nodes = list(raw.field_nodes)
+    read = planner.read(table, _node_fields(planner, nodes), {**args, "limit": None}, (key,))
+    first = planner.page_size(args.get("first"), (key, "first"))
+    signature = order_signature(table, read.order)
+    after = None
+    if args.get("after") is not None:
+        after = decode_cursor(planner.spec, table, read.order, args["after"], (key, "after"))
+    wants_total = "totalCount" in {
+        n.name.value for f in planner.subfields(nodes).values() for n in f
+    }
+    page = Page(first=first, after=after, want_total=wants_total)
+    graph = info.context.graph
+    rows = await graph.run(lambda conn, compiler: fetch_rows(conn, compiler, read, page))
+    count = len(read.order)
+    edges = [
+        {"cursor": encode_cursor(signature, sort_values(row, count)), "node": row}
+        for row in rows.items
+    ]
+    return {
+        "edges": edges,
+        "nodes": rows.items,
+        "page_info": {
+            "has_next_page": rows.has_more,
+            "has_previous_page": after is not None,
+            "start_cursor": edges[0]["cursor"] if edges else None,
+            "end_cursor": edges[-1]["cursor"] if edges else None,
+        },
+        "total_count": rows.total,
+    }

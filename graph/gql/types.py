@@ -1,0 +1,358 @@
+"""Builds the strawberry types of the API from the spec: objects, enums, filters, orders, pages.
+
+Classes are made in three passes (bare classes, then annotations, then decoration) because the
+types refer to each other in cycles: a log links to its playbook, the playbook back to its logs.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+
+from graph import naming
+from graph.gql.scalars import JSON, python_type
+from graph.plan import link_key
+from graph.spec.model import LIST_ELEMENT_TYPES, FieldSpec, FieldType, RelationEnd, Spec, TableSpec
+from graph.sql import filters
+
+
+@strawberry.enum(description="Sort direction; nulls sort last unless the name says otherwise.")
+class SortDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+    ASC_NULLS_FIRST = "asc_nulls_first"
+    ASC_NULLS_LAST = "asc_nulls_last"
+    DESC_NULLS_FIRST = "desc_nulls_first"
+    DESC_NULLS_LAST = "desc_nulls_last"
+
+
+@strawberry.type(description="Where a page of a connection stands.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More rows follow this page.")
+    has_previous_page: bool = strawberry.field(description="The page started after a cursor.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first row.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+
+
+def _bare(name: str) -> type:
+    return type(name, (), {"__module__": __name__})
+
+
+def _input_field(gql_name: str, description: str) -> Any:
+    return strawberry.field(name=gql_name, description=description, default=strawberry.UNSET)
+
+
+def _optional(annotation: Any) -> Any:
+    return annotation | None
+
+
+def list_of(annotation: Any) -> Any:
+    """`list[annotation]` for a class made at run time (mypy cannot check those)."""
+    return list[annotation]
+
+
+@dataclass
+class GeneratedTypes:
+    """Every generated class, by spec table name (enums by table and field)."""
+
+    objects: dict[str, type] = field(default_factory=dict)
+    wheres: dict[str, type] = field(default_factory=dict)
+    many_wheres: dict[str, type] = field(default_factory=dict)
+    orders: dict[str, type] = field(default_factory=dict)
+    connections: dict[str, type] = field(default_factory=dict)
+    enums: dict[tuple[str, str], type] = field(default_factory=dict)
+    scalar_filters: dict[str, type] = field(default_factory=dict)
+
+
+def orderable(f: FieldSpec) -> bool:
+    return f.type not in (FieldType.JSON, FieldType.LIST)
+
+
+def make_resolver(
+    body: Callable[..., Any],
+    name: str,
+    params: list[tuple[str, Any]],
+    returns: Any,
+    *,
+    with_root: bool = False,
+) -> Callable[..., Any]:
+    """Give `body(root?, info, **args)` the typed signature strawberry reads arguments from."""
+
+    def resolver(*args: Any, **kwargs: Any) -> Any:
+        return body(*args, **kwargs)
+
+    async def async_resolver(*args: Any, **kwargs: Any) -> Any:
+        return await body(*args, **kwargs)
+
+    fn = async_resolver if inspect.iscoroutinefunction(body) else resolver
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [inspect.Parameter("root", positional)] if with_root else []
+    parameters.append(inspect.Parameter("info", positional, annotation=strawberry.Info))
+    parameters += [
+        inspect.Parameter(p, keyword, default=strawberry.UNSET, annotation=_optional(t))
+        for p, t in params
+    ]
+    fn.__signature__ = inspect.Signature(  # type: ignore[union-attr]
+        parameters, return_annotation=returns
+    )
+    fn.__name__ = name
+    return fn
+
+
+def list_arguments(types: GeneratedTypes, table: str) -> list[tuple[str, Any]]:
+    return [
+        ("where", types.wheres[table]),
+        ("order_by", list_of(types.orders[table])),
+        ("limit", int),
+        ("offset", int),
+    ]
+
+
+def _read_link(root: Any, info: strawberry.Info, **_arguments: Any) -> Any:
+    """Relations are loaded by the root resolver; here the row only hands over its part."""
+    return root[link_key(str(info.path.key))]
+
+
+class TypeBuilder:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.types = GeneratedTypes()
+
+    def build(self) -> GeneratedTypes:
+        self._scalar_filters()
+        for table in self.spec.tables.values():
+            self._enums(table)
+        for table in self.spec.tables.values():
+            self.types.objects[table.name] = _bare(table.type_name)
+            self.types.wheres[table.name] = _bare(naming.where_input_name(table.type_name))
+            self.types.many_wheres[table.name] = _bare(
+                naming.many_where_input_name(table.type_name)
+            )
+            self.types.orders[table.name] = _bare(naming.order_input_name(table.type_name))
+        for table in self.spec.tables.values():
+            self._object(table)
+            self._where(table)
+            self._many_where(table)
+            self._order(table)
+        for table in self.spec.tables.values():
+            self._connection(table)
+        return self.types
+
+    # -- enums and scalar filters -------------------------------------------------------
+
+    def _enums(self, table: TableSpec) -> None:
+        for f in table.fields:
+            if f.type is not FieldType.ENUM:
+                continue
+            name = naming.enum_type_name(table.type_name, f.name)
+            members = [(naming.enum_member(v), v) for v in f.values]
+            py_enum = enum.Enum(name, members)  # type: ignore[misc]
+            enum_cls = strawberry.enum(py_enum, description=f.description)
+            self.types.enums[(table.name, f.name)] = enum_cls
+            self._filter_input(
+                naming.enum_filter_name(table.type_name, f.name),
+                filters.operators_for("enum"),
+                enum_cls,
+                None,
+                f"Conditions on {table.type_name}.{f.gql_name}.",
+            )
+
+    def _scalar_filters(self) -> None:
+        kinds = {
+            "string": ("StringFilter", str),
+            "int": ("IntFilter", int),
+            "bigint": ("BigIntFilter", python_type("bigint")),
+            "float": ("FloatFilter", float),
+            "bool": ("BoolFilter", bool),
+            "date": ("DateFilter", python_type("date")),
+            "datetime": ("DateTimeFilter", python_type("datetime")),
+            "json": ("JSONFilter", JSON),
+        }
+        for kind, (name, py) in kinds.items():
+            self._filter_input(
+                name,
+                filters.operators_for(kind),
+                py,
+                None,
+                f"Conditions on a {kind} field; all given conditions must hold.",
+            )
+        for element in sorted(t.value for t in LIST_ELEMENT_TYPES):
+            name = f"{naming.pascal_case(element)}ListFilter"
+            self._filter_input(
+                name,
+                filters.operators_for("list"),
+                None,
+                python_type(element),
+                f"Conditions on a list of {element} values.",
+            )
+            self.types.scalar_filters[f"list:{element}"] = self.types.scalar_filters.pop(name)
+
+    def _filter_input(
+        self,
+        name: str,
+        operators: tuple[filters.Operator, ...] | list[filters.Operator],
+        py: Any,
+        element: Any,
+        description: str,
+    ) -> None:
+        value_types = {
+            filters.SAME: py,
+            filters.MANY: list_of(py) if py is not None else None,
+            filters.BOOL: bool,
+            filters.TEXT: str,
+            filters.DURATION: str,
+            filters.JSON_VALUE: JSON,
+            filters.ELEMENT: element,
+            filters.ELEMENTS: list_of(element) if element is not None else None,
+        }
+        cls = _bare(name)
+        annotations: dict[str, Any] = {}
+        for op in operators:
+            attr = _python_name(op.name)
+            annotations[attr] = _optional(value_types[op.value])
+            setattr(cls, attr, _input_field(op.name, op.description))
+        cls.__annotations__ = annotations
+        self.types.scalar_filters[name] = strawberry.input(cls, description=description)
+
+    # -- per table ----------------------------------------------------------------------
+
+    def _field_type(self, table: TableSpec, f: FieldSpec) -> Any:
+        if f.type is FieldType.ENUM:
+            return self.types.enums[(table.name, f.name)]
+        if f.type is FieldType.LIST:
+            assert f.of is not None
+            return list_of(python_type(f.of.value))
+        return python_type(f.type.value)
+
+    def _filter_type(self, table: TableSpec, f: FieldSpec) -> Any:
+        if f.type is FieldType.ENUM:
+            return self.types.scalar_filters[naming.enum_filter_name(table.type_name, f.name)]
+        if f.type is FieldType.LIST:
+            assert f.of is not None
+            return self.types.scalar_filters[f"list:{f.of.value}"]
+        name = {
+            "string": "StringFilter",
+            "int": "IntFilter",
+            "bigint": "BigIntFilter",
+            "float": "FloatFilter",
+            "bool": "BoolFilter",
+            "date": "DateFilter",
+            "datetime": "DateTimeFilter",
+            "json": "JSONFilter",
+        }[filters.KIND_OF_TYPE[f.type]]
+        return self.types.scalar_filters[name]
+
+    def _object(self, table: TableSpec) -> None:
+        cls = self.types.objects[table.name]
+        annotations: dict[str, Any] = {}
+        for f in table.fields:
+            py = self._field_type(table, f)
+            annotations[f.name] = py if f.required or f.name == table.key else _optional(py)
+            setattr(cls, f.name, strawberry.field(name=f.gql_name, description=f.description))
+        cls.__annotations__ = annotations
+        for end in table.relations:
+            setattr(cls, f"rel_{end.name}", self._link_field(end))
+        strawberry.type(cls, description=table.description)
+
+    def _link_field(self, end: RelationEnd) -> Any:
+        target = self.types.objects[end.target]
+        if end.many:
+            returns: Any = list_of(target)
+            params = list_arguments(self.types, end.target)
+        else:
+            returns, params = _optional(target), []
+        resolver = make_resolver(_read_link, f"resolve_{end.name}", params, returns, with_root=True)
+        return strawberry.field(resolver=resolver, name=end.gql_name, description=end.description)
+
+    def _where(self, table: TableSpec) -> None:
+        cls = self.types.wheres[table.name]
+        annotations: dict[str, Any] = {
+            "and_": _optional(list_of(cls)),
+            "or_": _optional(list_of(cls)),
+            "not_": _optional(cls),
+        }
+        combinators = {
+            "and_": _input_field("and", "Every one of these filters holds."),
+            "or_": _input_field("or", "At least one of these filters holds."),
+            "not_": _input_field("not", "This filter does not hold."),
+        }
+        for attr, value in combinators.items():
+            setattr(cls, attr, value)
+        for f in table.fields:
+            annotations[f.name] = _optional(self._filter_type(table, f))
+            setattr(cls, f.name, _input_field(f.gql_name, f.description))
+        for end in table.relations:
+            target = (self.types.many_wheres if end.many else self.types.wheres)[end.target]
+            annotations[f"rel_{end.name}"] = _optional(target)
+            setattr(cls, f"rel_{end.name}", _input_field(end.gql_name, end.description))
+        cls.__annotations__ = annotations
+        strawberry.input(cls, description=f"Filter on {table.plural}; all given parts must hold.")
+
+    def _many_where(self, table: TableSpec) -> None:
+        cls = self.types.many_wheres[table.name]
+        where = self.types.wheres[table.name]
+        cls.__annotations__ = {
+            "some": _optional(where),
+            "none": _optional(where),
+            "every": _optional(where),
+        }
+        cls.some = _input_field("some", "At least one linked row matches.")  # type: ignore[attr-defined]
+        cls.none = _input_field("none", "No linked row matches.")  # type: ignore[attr-defined]
+        cls.every = _input_field("every", "Every linked row matches (true when none).")  # type: ignore[attr-defined]
+        strawberry.input(cls, description=f"Filter on linked {table.plural}.")
+
+    def _order(self, table: TableSpec) -> None:
+        cls = self.types.orders[table.name]
+        annotations: dict[str, Any] = {}
+        for f in table.fields:
+            if orderable(f):
+                annotations[f.name] = _optional(SortDirection)
+                setattr(cls, f.name, _input_field(f.gql_name, f.description))
+        for end in table.relations:
+            if not end.many:
+                annotations[f"rel_{end.name}"] = _optional(self.types.orders[end.target])
+                setattr(cls, f"rel_{end.name}", _input_field(end.gql_name, end.description))
+        cls.__annotations__ = annotations
+        strawberry.input(
+            cls, description=f"One sort key of {table.plural}: give exactly one field per item."
+        )
+
+    def _connection(self, table: TableSpec) -> None:
+        node = self.types.objects[table.name]
+        edge = _bare(naming.edge_type_name(table.type_name))
+        edge.__annotations__ = {"cursor": str, "node": node}
+        edge.cursor = strawberry.field(description="Opaque position of this row.")  # type: ignore[attr-defined]
+        edge.node = strawberry.field(description="The row.")  # type: ignore[attr-defined]
+        edge_cls = strawberry.type(edge, description=f"One {table.type_name} of a page.")
+        conn = _bare(naming.connection_type_name(table.type_name))
+        conn.__annotations__ = {
+            "edges": list_of(edge_cls),
+            "nodes": list_of(node),
+            "page_info": PageInfo,
+            "total_count": int,
+        }
+        conn.edges = strawberry.field(description="Rows of this page with their cursors.")  # type: ignore[attr-defined]
+        conn.nodes = strawberry.field(description="Rows of this page.")  # type: ignore[attr-defined]
+        conn.page_info = strawberry.field(description="Cursors and whether more rows follow.")  # type: ignore[attr-defined]
+        conn.total_count = strawberry.field(  # type: ignore[attr-defined]
+            description="Rows matching the filter in all pages (costs one more query)."
+        )
+        self.types.connections[table.name] = strawberry.type(
+            conn, description=f"A page of {table.plural}, in keyset order."
+        )
+
+
+def _python_name(op_name: str) -> str:
+    """`startsWith` -> `starts_with_`: never a Python keyword, never a field name clash."""
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in op_name)
+    return f"{snake}_"
+
+
+def build_types(spec: Spec) -> GeneratedTypes:
+    return TypeBuilder(spec).build()

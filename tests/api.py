@@ -1,0 +1,64 @@
+"""Talks to the real app through httpx's ASGI transport, counting the SQL it runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from graph.app import create_app
+from graph.gql.context import GraphContext
+from graph.settings import Settings
+from graph.spec.model import Spec
+from graph.sql.engine import StatementCounter
+from graph.sql.tables import Catalog
+from tests.databases import TestDatabase
+
+
+class Api:
+    def __init__(
+        self, db: TestDatabase, spec: Spec, catalog: Catalog, settings: Settings | None = None
+    ) -> None:
+        self.db = db
+        self.graph = GraphContext(spec, catalog, db.engine, settings or Settings())
+        self.app = create_app(graph=self.graph)
+        self.counter = StatementCounter()
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        # Python's json writes NaN as a bare NaN, as a careless client would; the server decides.
+        body = json.dumps({"query": query, "variables": variables or {}})
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post(
+                "/graphql", content=body, headers={"Content-Type": "application/json"}
+            )
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.post(query, variables)
+        assert "errors" not in body, body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+    async def counted(
+        self, query: str, variables: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], int]:
+        """The data and the number of SQL statements the request ran."""
+        with self.counter.watching(self.db.engine) as counter:
+            data = await self.data(query, variables)
+        return data, counter.count
+
+    async def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The first error of a request that must fail."""
+        body = await self.post(query, variables)
+        assert body.get("errors"), body
+        first: dict[str, Any] = body["errors"][0]
+        return first
+
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path, headers=headers)

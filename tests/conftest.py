@@ -1,0 +1,51 @@
+"""Fixtures shared by every test: the real spec, and real databases of both kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from graph.seed.load import seed_database
+
+from graph.spec import Spec, load_spec
+from graph.sql.ddl import create_schema
+from graph.sql.tables import Catalog, build_catalog
+from tests.api import Api
+from tests.databases import BACKENDS, TestDatabase, fresh_database
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def spec() -> Spec:
+    return load_spec(ROOT / "schemas", ROOT / "relations.yaml")
+
+
+@pytest.fixture(scope="session")
+def catalog(spec: Spec) -> Catalog:
+    return build_catalog(spec)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A brand-new database with no tables, on SQLite and on PostgreSQL."""
+    with fresh_database(request.param, tmp_path) as db:
+        yield db
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def seeded_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, catalog: Catalog
+) -> Iterator[TestDatabase]:
+    """One database per kind with the scale-1 sample data; tests only read it."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("seeded")) as db:
+        create_schema(db.engine, catalog)
+        seed_database(db.engine, catalog, scale=1, seed=7, if_empty=False, progress=False)
+        yield db
+
+
+@pytest.fixture(scope="session")
+def api(seeded_db: TestDatabase, spec: Spec, catalog: Catalog) -> Api:
+    """The GraphQL API over the seeded database of each kind."""
+    return Api(seeded_db, spec, catalog)
