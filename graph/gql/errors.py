@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
-from graphql.validation import ValuesOfCorrectTypeRule
+from graphql.validation import ASTValidationRule, ValuesOfCorrectTypeRule
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
@@ -28,15 +28,25 @@ class BadValueRule(ValuesOfCorrectTypeRule):
         super().report_error(error)
 
 
-class MarkBadValues(SchemaExtension):
-    """Swap in BadValueRule; must run before the validation cache validates."""
+class ValidationRules(SchemaExtension):
+    """Sets the validation rules: GraphQL's own with BadValueRule swapped in, plus ours.
+
+    The extra rules (depth and alias limits) are classes built once per schema: the validation
+    cache is keyed by the rule classes, so rules made anew per request would never hit it.
+    Must run before the validation cache validates.
+    """
+
+    def __init__(self, extra_rules: tuple[type[ASTValidationRule], ...] = ()) -> None:
+        super().__init__()
+        self.extra_rules = extra_rules
 
     def on_validate(self):  # type: ignore[no-untyped-def]
         context = self.execution_context
-        context.validation_rules = tuple(
+        standard = tuple(
             BadValueRule if rule is ValuesOfCorrectTypeRule else rule
             for rule in context.validation_rules
         )
+        context.validation_rules = standard + self.extra_rules
         yield
 
 
