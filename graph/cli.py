@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from graph.errors import GraphError, SpecErrors
@@ -21,8 +20,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
 
 DatabaseOpt = Annotated[
     str | None,
@@ -78,10 +75,7 @@ def check(
     settings = _settings(None, schemas, relations)
     spec = _load(settings)
     fields = sum(len(t.declared_fields) for t in spec.tables.values())
-    out.print(
-        f"ok: {len(spec.tables)} tables, {fields} fields, {len(spec.relations)} relations",
-        markup=False,
-    )
+    typer.echo(f"ok: {len(spec.tables)} tables, {fields} fields, {len(spec.relations)} relations")
 
 
 @app.command()
@@ -103,13 +97,13 @@ def init(
     except (OperationalError, DBAPIError) as exc:
         raise _database_failure(settings, exc) from None
     except GraphError as exc:
-        err.print(f"{exc.message} [{exc.code}]", markup=False)
+        typer.echo(f"{exc.message} [{exc.code}]", err=True)
         raise typer.Exit(2) from None
     target = redact(settings.database_url)
     if created:
-        out.print(f"created {len(created)} tables in {target}", markup=False)
+        typer.echo(f"created {len(created)} tables in {target}")
     else:
-        out.print(f"all {len(catalog.tables)} tables already exist in {target}", markup=False)
+        typer.echo(f"all {len(catalog.tables)} tables already exist in {target}")
 
 
 @app.command()
@@ -133,7 +127,7 @@ def seed(
     from graph.sql.tables import build_catalog
 
     if scale <= 0:
-        err.print("--scale must be greater than 0 [BAD_USER_INPUT]", markup=False)
+        typer.echo("--scale must be greater than 0 [BAD_USER_INPUT]", err=True)
         raise typer.Exit(2)
     settings = _settings(database, schemas, relations)
     spec = _load(settings)
@@ -151,7 +145,10 @@ def seed(
         )
     except (OperationalError, DBAPIError) as exc:
         raise _database_failure(settings, exc) from None
-    out.print(report, markup=False)
+    except GraphError as exc:  # a bad URL, or tables that already hold rows
+        typer.echo(f"{exc.message} [{exc.code}]", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(report)
 
 
 @app.command()

@@ -235,6 +235,7 @@ SHARED_TYPE_NAMES = frozenset(
         "FloatListFilter",
         "BoolListFilter",
         "BigIntFilter",
+        "BigIntListFilter",
         "BigInt",
         "JSON",
         "Date",
@@ -242,6 +243,11 @@ SHARED_TYPE_NAMES = frozenset(
         "UUID",
     }
 )
+
+
+def list_filter_name(element_type: str) -> str:
+    """`string` -> `StringListFilter`, `bigint` -> `BigIntListFilter`."""
+    return f"{ {'bigint': 'BigInt'}.get(element_type, pascal_case(element_type)) }ListFilter"
 
 
 def where_input_name(type_name: str) -> str:

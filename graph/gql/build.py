@@ -9,8 +9,13 @@ from typing import Any
 
 import strawberry
 from graphql import ExecutionResult, GraphQLError, GraphQLObjectType
-from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
-from strawberry.extensions import max_aliases, query_depth_limiter
+from strawberry.extensions import (
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+    max_aliases,
+    query_depth_limiter,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 

@@ -24,7 +24,11 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
-from graphql.execution.values import get_argument_values, get_directive_values
+from graphql.execution.values import (
+    VariableValues,
+    get_argument_values,
+    get_directive_values,
+)
 
 from graph.errors import UserInputError
 from graph.plan import BoolOp, ChildRead, Compare, Filter, Read, RelationFilter, SortKey
@@ -57,16 +61,12 @@ def build_index(spec: Spec) -> dict[str, TableIndex]:
     }
 
 
-def core_variables(variables: Any) -> Any:
-    """Variable values in the form this graphql-core's argument helpers take.
+def core_variables(variables: Any) -> VariableValues:
+    """Variable values in the form graphql-core 3.3's argument helpers take.
 
-    graphql-core 3.3 wants a VariableValues (coerced values plus their sources) where 3.2 took
-    a plain dict, and the info object may hand over either.
+    They want a VariableValues (coerced values plus their sources); the info object of a
+    resolver may hand over the plain dict of coerced values instead.
     """
-    try:
-        from graphql.execution.values import VariableValues  # type: ignore[attr-defined]
-    except ImportError:  # graphql-core 3.2
-        return dict(variables or {})
     if isinstance(variables, VariableValues):
         return variables
     return VariableValues(sources={}, coerced=dict(variables or {}))

@@ -183,7 +183,7 @@ class TypeBuilder:
                 f"Conditions on a {kind} field; all given conditions must hold.",
             )
         for element in sorted(t.value for t in LIST_ELEMENT_TYPES):
-            name = f"{naming.pascal_case(element)}ListFilter"
+            name = naming.list_filter_name(element)
             self._filter_input(
                 name,
                 filters.operators_for("list"),

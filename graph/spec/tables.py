@@ -104,7 +104,7 @@ def value_problem(
         return None
     if ftype is FieldType.ENUM:
         return f"expected one of {', '.join(values)}"
-    return f"expected a {ftype.value} value"
+    return f"expected a value of type {ftype.value}"
 
 
 class TableChecker:

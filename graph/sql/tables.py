@@ -97,12 +97,21 @@ def _server_default(field: FieldSpec) -> Any:
         return text(repr(value))
     if isinstance(value, str):
         return value
+    if field.type is FieldType.DATE:
+        return value.isoformat()
     return None
 
 
 def _client_default(field: FieldSpec) -> Any:
-    if field.default is None or field.type not in (FieldType.JSON, FieldType.LIST):
+    if field.default is None or field.type not in (
+        FieldType.JSON,
+        FieldType.LIST,
+        FieldType.DATETIME,
+    ):
         return None
+    if field.type is FieldType.DATETIME:
+        moment = field.default  # a YAML timestamp; naive ones are UTC, as everywhere
+        return lambda: moment
     value = field.default
     return lambda: value.copy()
 
