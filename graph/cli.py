@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from graph.errors import GraphError, SpecErrors
@@ -66,6 +69,23 @@ def _database_failure(settings: Settings, exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+@contextmanager
+def _database(settings: Settings) -> Iterator[Engine]:
+    """An engine for one command; failures become one line and exit code 2, never a trace."""
+    engine = None
+    try:
+        engine = build_engine(settings.database_url)
+        yield engine
+    except (OperationalError, DBAPIError) as exc:
+        raise _database_failure(settings, exc) from None
+    except GraphError as exc:  # a bad URL, or tables that already hold rows
+        typer.echo(f"{exc.message} [{exc.code}]", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
 @app.command()
 def check(
     schemas: SchemasOpt = None,
@@ -91,14 +111,8 @@ def init(
     settings = _settings(database, schemas, relations)
     spec = _load(settings)
     catalog = build_catalog(spec)
-    try:
-        engine = build_engine(settings.database_url)
+    with _database(settings) as engine:
         created = create_schema(engine, catalog)
-    except (OperationalError, DBAPIError) as exc:
-        raise _database_failure(settings, exc) from None
-    except GraphError as exc:
-        typer.echo(f"{exc.message} [{exc.code}]", err=True)
-        raise typer.Exit(2) from None
     target = redact(settings.database_url)
     if created:
         typer.echo(f"created {len(created)} tables in {target}")
@@ -132,8 +146,7 @@ def seed(
     settings = _settings(database, schemas, relations)
     spec = _load(settings)
     catalog = build_catalog(spec)
-    try:
-        engine = build_engine(settings.database_url)
+    with _database(settings) as engine:
         create_schema(engine, catalog)
         report = seed_database(
             engine,
@@ -143,11 +156,6 @@ def seed(
             if_empty=if_empty,
             progress=sys.stderr.isatty(),
         )
-    except (OperationalError, DBAPIError) as exc:
-        raise _database_failure(settings, exc) from None
-    except GraphError as exc:  # a bad URL, or tables that already hold rows
-        typer.echo(f"{exc.message} [{exc.code}]", err=True)
-        raise typer.Exit(2) from None
     typer.echo(report)
 
 

@@ -22,6 +22,7 @@ async def test_unreachable_database(spec: Spec, catalog: Catalog, tmp_path: Path
     ready = await api.get("/readyz")
     assert ready.status_code == 503
     assert (await api.get("/healthz")).status_code == 200
+    db.engine.dispose()
 
 
 async def test_missing_sqlite_folder(spec: Spec, catalog: Catalog, tmp_path: Path) -> None:
@@ -29,3 +30,4 @@ async def test_missing_sqlite_folder(spec: Spec, catalog: Catalog, tmp_path: Pat
     db = TestDatabase("sqlite", url, build_engine(url))
     body = await Api(db, spec, catalog).post("{ executionLogs { id } }")
     assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    db.engine.dispose()
