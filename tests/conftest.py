@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,17 @@ def seeded_db(
     """One database per kind with the scale-1 sample data; tests only read it."""
     with fresh_database(request.param, tmp_path_factory.mktemp("seeded")) as db:
         create_schema(db.engine, catalog)
-        seed_database(db.engine, catalog, scale=1, seed=7, if_empty=False, progress=False)
+        # Anchored at this moment, not at midnight like the CLI: "within the last day" questions
+        # then find the same rows whatever the time of day the suite runs.
+        seed_database(
+            db.engine,
+            catalog,
+            scale=1,
+            seed=7,
+            if_empty=False,
+            progress=False,
+            now=dt.datetime.now(dt.UTC),
+        )
         yield db
 
 
