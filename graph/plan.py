@@ -80,7 +80,6 @@ class Page:
     first: int
     after: tuple[Any, ...] | None = None
     want_total: bool = False
-    sort_values_needed: bool = True
 
 
 @dataclass

@@ -140,12 +140,6 @@ class TableSpec:
     def has_field(self, name: str) -> bool:
         return name in self._by_name
 
-    def relation(self, name: str) -> RelationEnd:
-        for end in self.relations:
-            if end.name == name:
-                return end
-        raise KeyError(name)
-
     @property
     def declared_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if not f.engine)
@@ -174,9 +168,3 @@ class Spec:
 
     def table(self, name: str) -> TableSpec:
         return self.tables[name]
-
-    def by_sql_name(self, table: str) -> TableSpec:
-        for spec in self.tables.values():
-            if spec.table == table:
-                return spec
-        raise KeyError(table)

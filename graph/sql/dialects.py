@@ -16,14 +16,10 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    literal_column,
-    or_,
     select,
-    table,
     true,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.expression import column as column_
 from sqlalchemy.types import TypeEngine
 
 POSTGRESQL = "postgresql"
@@ -104,14 +100,10 @@ def json_contains(dialect: str, json_col: ColumnElement[Any], value: Any) -> Col
 def json_has_key(dialect: str, json_col: ColumnElement[Any], key: str) -> ColumnElement[bool]:
     if dialect == POSTGRESQL:
         return json_col.op("?")(literal(key, String()))
-    each = func.json_each(json_col).table_valued("key", "type")
-    return or_(
-        exists(
-            select(literal(1))
-            .select_from(each)
-            .where(each.c.key == key, func.json_type(json_col) == "object")
-        ),
+    # json_each over an array yields its indexes as keys: only objects have keys here.
+    each = func.json_each(json_col).table_valued("key")
+    return exists(
+        select(literal(1))
+        .select_from(each)
+        .where(each.c.key == key, func.json_type(json_col) == "object")
     )
-
-
-__all__ = ["column_", "literal_column", "table"]

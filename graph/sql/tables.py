@@ -172,21 +172,19 @@ def _checks(table: TableSpec, column: Column[Any], field: FieldSpec) -> list[Che
 
 
 def _add_indexes(table: TableSpec, sql_table: Table) -> None:
-    """Indexes attach themselves to the table through its columns."""
-    indexes: list[Index] = []
+    """Indexes attach themselves to the table through its columns when constructed."""
     for field in table.fields:
         if not field.index or field.unique or field.name == table.key:
-            continue
+            continue  # unique columns are indexed by their constraint already
         column = sql_table.c[field.name]
         name = identifier("ix", table.table, field.name)
         if field.type in (FieldType.LIST, FieldType.JSON):
             # Containment (@>, &&, ?) is what clients ask of these; only GIN answers it.
-            indexes.append(Index(name, column, postgresql_using="gin").ddl_if(dialect="postgresql"))
+            Index(name, column, postgresql_using="gin").ddl_if(dialect="postgresql")
         else:
-            indexes.append(Index(name, column))
+            Index(name, column)
     for spec in table.indexes:
-        name = identifier("ix", table.table, *spec.fields)
-        indexes.append(Index(name, *(sql_table.c[f] for f in spec.fields)))
+        Index(identifier("ix", table.table, *spec.fields), *(sql_table.c[f] for f in spec.fields))
 
 
 def _ddl(statement: str) -> DDL:
