@@ -11,6 +11,7 @@ import anyio
 import orjson
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,6 +23,7 @@ from strawberry.types import ExecutionResult
 from graph.gql.build import build_schema
 from graph.gql.context import GraphContext, RequestContext
 from graph.gql.errors import format_error
+from graph.limits import BodySizeLimit
 from graph.settings import Settings
 from graph.spec import load_spec
 from graph.sql.engine import build_engine
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None, graph: GraphContext | None = No
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, max_bytes=graph.settings.max_body_bytes)],
     )
 
 

@@ -36,6 +36,8 @@ class Settings:
     max_aliases: int = 30
     max_query_tokens: int = 5000
     db_pool_size: int = 10
+    # Requests with a larger body are refused (413) before anything parses them.
+    max_body_bytes: int = 1_000_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -50,6 +52,7 @@ class Settings:
             max_aliases=_env_int("GRAPH_MAX_ALIASES", 30),
             max_query_tokens=_env_int("GRAPH_MAX_QUERY_TOKENS", 5000),
             db_pool_size=_env_int("GRAPH_DB_POOL_SIZE", 10),
+            max_body_bytes=_env_int("GRAPH_MAX_BODY_BYTES", 1_000_000),
         )
 
     def with_database(self, url: str | None) -> Settings:

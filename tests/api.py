@@ -37,6 +37,13 @@ class Api:
         answer: dict[str, Any] = response.json()
         return answer
 
+    async def raw_post(self, body: bytes) -> httpx.Response:
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post(
+                "/graphql", content=body, headers={"Content-Type": "application/json"}
+            )
+
     async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = await self.post(query, variables)
         assert "errors" not in body, body["errors"]

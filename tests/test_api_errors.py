@@ -85,7 +85,7 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str]] = [
         "too deep",
         "{ subAgents { " + "parent { " * 12 + "agentId" + " }" * 12 + " } }",
         None,
-        "GRAPHQL_VALIDATION_FAILED",
+        "LIMIT_EXCEEDED",
     ),
 ]
 
@@ -122,3 +122,28 @@ async def test_health_endpoints(api: Api) -> None:
 async def test_graphiql_in_browser(api: Api) -> None:
     page = await api.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+async def test_hostile_requests_are_refused(api: Api) -> None:
+    many = await api.error(
+        "query($v: [String!]!) { executionLogs(where: {component: {in: $v}}) { id } }",
+        {"v": [f"c{i}" for i in range(1001)]},
+    )
+    assert many["extensions"]["code"] == "BAD_USER_INPUT"
+    aliases = " ".join(f"a{i}: executionLogs(limit: 1) {{ id }}" for i in range(40))
+    assert (await api.error(f"{{ {aliases} }}"))["extensions"]["code"] == "LIMIT_EXCEEDED"
+    tokens = "{ executionLogs { " + "id " * 6000 + "} }"
+    assert (await api.error(tokens))["extensions"]["code"] == "LIMIT_EXCEEDED"
+    nested: dict[str, object] = {"status": {"eq": "FAILED"}}
+    for _ in range(40):
+        nested = {"not": nested}
+    deep = await api.error(
+        "query($w: ExecutionLogWhere) { executionLogs(where: $w) { id } }", {"w": nested}
+    )
+    assert deep["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_oversized_body_is_refused_before_parsing(api: Api) -> None:
+    response = await api.raw_post(b'{"query": "' + b" " * 2_000_000 + b'{ executionLogs { id } }"}')
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"

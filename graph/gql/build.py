@@ -21,7 +21,7 @@ from strawberry.types import ExecutionContext
 
 from graph import naming
 from graph.gql import resolvers
-from graph.gql.errors import ValidationRules, error_code
+from graph.gql.errors import LIMIT_EXCEEDED, ValidationRules, error_code, with_code
 from graph.gql.scalars import SCALAR_MAP, BigInt, python_type
 from graph.gql.types import GeneratedTypes, build_types, list_arguments, list_of, make_resolver
 from graph.plan import link_key
@@ -96,8 +96,11 @@ class GraceSchema(strawberry.Schema):
 def _limit_rules(settings: Settings) -> tuple[type[Any], ...]:
     """strawberry's depth and alias limits, as rule classes made once for this schema."""
     return (
-        query_depth_limiter.create_validator(settings.max_query_depth, None, None),
-        max_aliases.create_validator(settings.max_aliases),
+        with_code(
+            query_depth_limiter.create_validator(settings.max_query_depth, None, None),
+            LIMIT_EXCEEDED,
+        ),
+        with_code(max_aliases.create_validator(settings.max_aliases), LIMIT_EXCEEDED),
     )
 
 

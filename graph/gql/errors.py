@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
-from graphql.validation import ASTValidationRule, ValuesOfCorrectTypeRule
+from graphql.validation import ASTValidationRule, ValidationContext, ValuesOfCorrectTypeRule
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
@@ -18,14 +18,39 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 INTERNAL = "INTERNAL_SERVER_ERROR"
+LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
 
 
-class BadValueRule(ValuesOfCorrectTypeRule):
-    """GraphQL's own check of literal argument values, with its errors marked BAD_USER_INPUT."""
+class _CodedContext:
+    """A validation context whose reported errors carry a code; otherwise the real one."""
+
+    def __init__(self, context: ValidationContext, code: str) -> None:
+        self._context = context
+        self._code = code
 
     def report_error(self, error: GraphQLError) -> None:
-        error.extensions = {**(error.extensions or {}), "code": BAD_USER_INPUT}
-        super().report_error(error)
+        error.extensions = {**(error.extensions or {}), "code": self._code}
+        self._context.report_error(error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def with_code(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
+    """The validation rule, with every error it reports carrying `extensions.code`.
+
+    Some rules report through their context rather than their own report_error (strawberry's
+    depth limit does), so the rule is handed a context that adds the code.
+    """
+
+    def init(self: ASTValidationRule, context: ValidationContext) -> None:
+        rule.__init__(self, _CodedContext(context, code))  # type: ignore[arg-type]
+
+    return type(rule.__name__, (rule,), {"__init__": init})
+
+
+# GraphQL's own check of literal argument values: a wrong value is the client's input error.
+BadValueRule = with_code(ValuesOfCorrectTypeRule, BAD_USER_INPUT)
 
 
 class ValidationRules(SchemaExtension):
@@ -63,6 +88,8 @@ def error_code(error: GraphQLError) -> str:
         return BAD_USER_INPUT
     if original is not None:
         return INTERNAL
+    if "Document contains more than" in error.message:  # graphql-core's max_tokens
+        return LIMIT_EXCEEDED
     if error.message.startswith("Syntax Error"):
         return PARSE_FAILED
     return VALIDATION_FAILED

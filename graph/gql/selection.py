@@ -39,6 +39,8 @@ from graph.sql.durations import parse_duration
 
 Path = tuple[str | int, ...]
 MAX_FILTER_DEPTH = 32
+# Longer value lists are almost always a mistake and make huge statements.
+MAX_LIST_VALUES = 1000
 
 
 @dataclass(frozen=True)
@@ -263,8 +265,13 @@ class Planner:
                     raise UserInputError(str(exc), here) from None
             if op.value == filters.JSON_VALUE:
                 _finite_json(value, here)
-            if op.value in (filters.MANY, filters.ELEMENTS) and any(v is None for v in value):
-                raise UserInputError("lists of values cannot hold null; use isNull", here)
+            if op.value in (filters.MANY, filters.ELEMENTS):
+                if any(v is None for v in value):
+                    raise UserInputError("lists of values cannot hold null; use isNull", here)
+                if len(value) > MAX_LIST_VALUES:
+                    raise UserInputError(
+                        f"at most {MAX_LIST_VALUES} values, not {len(value)}", here
+                    )
             result.append(Compare(field.name, op_name, plain(value)))
         return result
 

@@ -178,14 +178,16 @@ class Compiler:
         table = self.spec.table(end.target)
         target = self.catalog.table(end.target)
         columns = self.columns(read, target)
+        remote = target.c[end.remote_field]
         if end.list_side == "remote":
-            elements = dialects.list_elements(self.dialect, target.c[end.remote_field])
+            elements = dialects.list_elements(self.dialect, remote)
             link: Any = elements.c.value
+            link_type = remote.type.element  # type: ignore[attr-defined]  # ScalarList
             base = select(*columns, link.label(LINK)).select_from(target).join(elements, true())
         else:
-            link = target.c[end.remote_field]
+            link, link_type = remote, remote.type
             base = select(*columns, link.label(LINK))
-        conditions = [link.in_(parent_values)]
+        conditions = [dialects.one_of(self.dialect, link, parent_values, link_type)]
         conditions += [target.c[f] == v for f, v in end.remote_where]
         if read.where is not None:
             conditions.append(self.where(table, target, read.where))

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Text,
+    any_,
     bindparam,
     cast,
     exists,
@@ -36,6 +37,18 @@ def _array_op(
     """PostgreSQL array containment (@>) or overlap (&&): both use the GIN index."""
     array = cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
     return list_col.op(operator, return_type=Boolean())(array)
+
+
+def one_of(
+    dialect: str, expr: Any, values: list[Any], element: TypeEngine[Any]
+) -> ColumnElement[bool]:
+    """`expr IN values` for many values: on PostgreSQL one array parameter (`= ANY(:values)`),
+    so the statement text stays the same whatever the count and never nears the 65,535
+    parameter limit; on SQLite an ordinary IN list."""
+    if dialect == POSTGRESQL:
+        array = cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
+        return expr == any_(array)  # type: ignore[no-any-return]
+    return expr.in_(list(values))  # type: ignore[no-any-return]
 
 
 def list_includes(
