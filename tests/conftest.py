@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from graph.seed.load import seed_database
 
+from graph.seed.load import seed_database
 from graph.spec import Spec, load_spec
 from graph.sql.ddl import create_schema
 from graph.sql.tables import Catalog, build_catalog
