@@ -161,3 +161,17 @@ def test_server_refuses_to_start_on_spec_errors(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1 and "MISSING_KEY" in result.output
     assert not (tmp_path / "g.db").exists()
+
+
+def test_absent_json_and_lists_are_sql_null(empty_db: TestDatabase, catalog: Catalog) -> None:
+    create_schema(empty_db.engine, catalog)
+    _insert(empty_db, catalog, "self_healing", {**PLAYBOOK, "trigger_conditions": None})
+    name = catalog.table("self_healing").name
+    with empty_db.engine.connect() as conn:
+        nulls = conn.execute(
+            text(
+                f"SELECT count(*) FROM {name} WHERE trigger_conditions IS NULL "
+                "AND target_components IS NULL"
+            )
+        ).scalar_one()
+    assert nulls == 1

@@ -40,7 +40,7 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 class ScalarList(TypeDecorator[list[Any]]):
     """A list of scalars: a native array on PostgreSQL (GIN-indexable), a JSON array on SQLite."""
 
-    impl = JSON
+    impl = JSON(none_as_null=True)
     cache_ok = True
 
     def __init__(self, element: TypeEngine[Any]) -> None:
@@ -50,7 +50,7 @@ class ScalarList(TypeDecorator[list[Any]]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(postgresql.ARRAY(self.element))
-        return dialect.type_descriptor(JSON())
+        return dialect.type_descriptor(JSON(none_as_null=True))
 
     def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> list[Any] | None:
         return None if value is None else list(value)
@@ -61,7 +61,8 @@ class ScalarList(TypeDecorator[list[Any]]):
 
 def json_type() -> TypeEngine[Any]:
     """JSON documents: jsonb on PostgreSQL (indexable containment), JSON text on SQLite."""
-    return JSON().with_variant(postgresql.JSONB(), "postgresql")
+    # A Python None is SQL NULL, not the JSON text 'null': `isNull` filters must see it.
+    return JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
 
 def uuid_type() -> TypeEngine[Any]:
