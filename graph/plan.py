@@ -43,7 +43,10 @@ Filter = Compare | BoolOp | RelationFilter
 
 @dataclass(frozen=True)
 class SortKey:
-    """Sort by a field, possibly of a to-one related row reached through `via` (relation names)."""
+    """Sort by a field, possibly of a to-one related row reached through `via` (relation names).
+
+    Null placement is always explicit, so both databases order rows the same way.
+    """
 
     field: str
     descending: bool = False

@@ -42,7 +42,8 @@ async def test_order_by_related_field(api: Api, catalog: Catalog) -> None:
         return playbook["success_rate"] if playbook else None
 
     rows = all_rows(api.db, catalog, "execution_logs")
-    wanted = sorted(rows, key=lambda r: (rate(r) is None, -(rate(r) or 0), r["id"]))
+    # DESC puts nulls first: they count as larger than any value.
+    wanted = sorted(rows, key=lambda r: (rate(r) is not None, -(rate(r) or 0), r["id"]))
     assert [r["id"] for r in data["executionLogs"]] == [r["id"] for r in wanted][:1000]
 
 

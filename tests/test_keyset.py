@@ -13,7 +13,7 @@ from tests.api import Api
 from tests.databases import TestDatabase
 
 PAGE = """query($after: String) { feedbackTicketsConnection(first: 3, after: $after,
-    orderBy: [{firstResponseAt: DESC}]) { edges { node { ticketId } }
+    orderBy: [{firstResponseAt: DESC_NULLS_LAST}]) { edges { node { ticketId } }
     pageInfo { hasNextPage endCursor } } }"""
 
 

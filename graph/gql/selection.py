@@ -313,6 +313,8 @@ class Planner:
         return SortKey(
             info.fields[key].name,
             descending=direction.startswith("desc"),
-            nulls_first=direction.endswith("nulls_first"),
+            # Nulls sort as larger than any value unless asked otherwise (PostgreSQL's own
+            # rule): ASC puts them last, DESC first, and one b-tree index serves both ways.
+            nulls_first=direction.endswith("nulls_first") or (direction == "desc"),
             via=via,
         )

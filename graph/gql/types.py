@@ -21,7 +21,10 @@ from graph.spec.model import LIST_ELEMENT_TYPES, FieldSpec, FieldType, RelationE
 from graph.sql import filters
 
 
-@strawberry.enum(description="Sort direction; nulls sort last unless the name says otherwise.")
+@strawberry.enum(
+    description="Sort direction. Nulls count as larger than any value: last with ASC, first "
+    "with DESC, unless the name says otherwise."
+)
 class SortDirection(enum.Enum):
     ASC = "asc"
     DESC = "desc"
