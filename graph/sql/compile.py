@@ -107,13 +107,8 @@ class Compiler:
         self, table: TableSpec, source: FromClause, order: tuple[SortKey, ...]
     ) -> list[UnaryExpression[Any]]:
         """Explicit null placement everywhere, and `id` last, so pages are stable on both."""
-        clauses: list[UnaryExpression[Any]] = []
-        for key in order:
-            expr = self.sort_expression(table, source, key)
-            ordered = expr.desc() if key.descending else expr.asc()
-            clauses.append(ordered.nulls_first() if key.nulls_first else ordered.nulls_last())
-        clauses.append(source.c.id.asc())
-        return clauses
+        keys = [self.sort_expression(table, source, key) for key in order]
+        return _ordered(keys, order, source.c.id)
 
     # -- statements ---------------------------------------------------------------------
 
@@ -195,6 +190,8 @@ class Compiler:
         order = self.order_by(table, target, read.order)
         if not end.many or end.list_side == "local":
             return ChildStatement(base.order_by(*order), page_in_python=end.many)
+        if self.dialect == dialects.POSTGRESQL:
+            return ChildStatement(self._lateral_pages(child, parent_values), page_in_python=False)
         numbered = base.add_columns(
             func.row_number().over(partition_by=link, order_by=order).label(ROW_NUMBER)
         ).subquery()
@@ -203,3 +200,54 @@ class Compiler:
             window.append(numbered.c[ROW_NUMBER] <= read.offset + read.limit)
         stmt = select(numbered).where(*window).order_by(numbered.c[LINK], numbered.c[ROW_NUMBER])
         return ChildStatement(stmt, page_in_python=False)
+
+    def _lateral_pages(self, child: ChildRead, parent_values: list[Any]) -> Select[Any]:
+        """PostgreSQL: each parent's page of linked rows from its own LIMITed subquery.
+
+        A window over every linked row sorts all of them to keep a few per parent (18,000
+        tickets sorted to keep 5 for each of 40 logs); a LATERAL subquery per link value lets
+        PostgreSQL stop after the page, by index or top-N sort.
+        """
+        end, read = child.end, child.read
+        table = self.spec.table(end.target)
+        target = self.catalog.table(end.target)
+        remote = target.c[end.remote_field]
+        by_list = end.list_side == "remote"
+        link_type = remote.type.element if by_list else remote.type  # type: ignore[attr-defined]
+        links = dialects.unnest_values(parent_values, link_type)
+        linked = dialects.list_holds(remote, links.c.value) if by_list else remote == links.c.value
+        conditions = [linked, *(target.c[f] == v for f, v in end.remote_where)]
+        if read.where is not None:
+            conditions.append(self.where(table, target, read.where))
+        keys = [self.sort_expression(table, target, key) for key in read.order]
+        inner = (
+            select(
+                *self.columns(read, target),
+                *(k.label(SORT_VALUE.format(i)) for i, k in enumerate(keys)),
+            )
+            .where(*conditions)
+            .order_by(*_ordered(keys, read.order, target.c.id))
+            .offset(read.offset)
+        )
+        if read.limit is not None:
+            inner = inner.limit(read.limit)
+        page = inner.lateral("page")
+        sorted_page = [page.c[SORT_VALUE.format(i)] for i in range(len(keys))]
+        return (
+            select(page, links.c.value.label(LINK))
+            .select_from(links.join(page, true()))
+            .order_by(links.c.value, *_ordered(sorted_page, read.order, page.c.id))
+        )
+
+
+def _ordered(
+    keys: list[Any], order: tuple[SortKey, ...], row_id: Any
+) -> list[UnaryExpression[Any]]:
+    """ORDER BY clauses for sort expressions: explicit null placement, then `id`, so pages
+    are stable and the same on both databases."""
+    clauses: list[UnaryExpression[Any]] = []
+    for expr, key in zip(keys, order, strict=True):
+        ordered = expr.desc() if key.descending else expr.asc()
+        clauses.append(ordered.nulls_first() if key.nulls_first else ordered.nulls_last())
+    clauses.append(row_id.asc())
+    return clauses

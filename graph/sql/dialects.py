@@ -51,6 +51,17 @@ def one_of(
     return expr.in_(list(values))  # type: ignore[no-any-return]
 
 
+def unnest_values(values: list[Any], element: TypeEngine[Any]) -> Any:
+    """PostgreSQL: a list of values as a table `links(value)`, from one array parameter."""
+    array = cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
+    return func.unnest(array).table_valued("value").render_derived(name="links")
+
+
+def list_holds(list_col: ColumnElement[Any], value: ColumnElement[Any]) -> ColumnElement[bool]:
+    """PostgreSQL: the array column contains this (column) value; `@>` uses the GIN index."""
+    return list_col.op("@>", return_type=Boolean())(postgresql.array([value]))
+
+
 def list_includes(
     dialect: str, list_col: ColumnElement[Any], value: Any, element: TypeEngine[Any]
 ) -> ColumnElement[bool]:
