@@ -1,0 +1,339 @@
+"""The floor: the benchmark queries answered by hand-written SQL, with no GraphQL layer.
+
+A minimal Starlette + psycopg 3 app. Each endpoint runs fixed SQL with the same meaning as the
+GraphQL query it stands for (same filter, same order with the same null placement and `id`
+tie-break, same per-parent limit), builds the same nested JSON in Python from tuple rows and
+encodes it with orjson. What the Grace server spends beyond this is the cost of the generic layer
+(GraphQL parsing, validation and execution, planning, SQLAlchemy compilation, result handling).
+
+Endpoints (POST, no body needed):
+  /q1          Q1 in one statement (CTE + joins + LATERAL): the default floor for Q1.
+  /q1-batched  Q1 with the engine's statement pattern: root rows, then one statement per relation.
+  /q2          Q2: one statement.
+Every answer carries `x-sql-statements`: the statements that request ran.
+
+Run: `python bench/floor.py --database postgresql://... --port 8766 --workers 2`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+DATABASE_ENV = "FLOOR_DATABASE_URL"
+POOL_SIZE_ENV = "FLOOR_POOL_SIZE"
+# The Grace server keeps GRAPH_DB_POOL_SIZE (default 10) connections per process: so does the floor.
+DEFAULT_POOL_SIZE = 10
+
+Q1_LIMIT = 50
+Q1_FEEDBACK_LIMIT = 5
+Q2_LIMIT = 100
+FAILED = "failed"
+
+# Root rows of Q1 and Q2: failed runs, newest first, nulls last, id as tie-break (as the engine).
+Q1_JOINED = """
+WITH logs AS (
+    SELECT id, execution_id, linked_playbook_id, linked_work_order_id, component, started_at
+    FROM memory_execution_logs
+    WHERE status = %(status)s
+    ORDER BY started_at DESC NULLS FIRST, id
+    LIMIT %(limit)s
+), feedback AS (
+    SELECT c.component,
+           array_agg(t.ticket_id ORDER BY t.id) AS ticket_ids,
+           array_agg(t.title ORDER BY t.id) AS titles,
+           array_agg(t.priority ORDER BY t.id) AS priorities
+    FROM (SELECT DISTINCT component FROM logs) AS c
+    CROSS JOIN LATERAL (
+        SELECT id, ticket_id, title, priority
+        FROM memory_feedback_tickets
+        WHERE affected_component = c.component
+        ORDER BY id
+        LIMIT %(feedback_limit)s
+    ) AS t
+    GROUP BY c.component
+)
+SELECT l.execution_id,
+       p.playbook_name, p.success_rate, p.trust_score,
+       w.work_order_id, w.title, w.status,
+       f.ticket_ids, f.titles, f.priorities
+FROM logs AS l
+LEFT JOIN memory_self_healing_playbooks AS p ON p.playbook_name = l.linked_playbook_id
+LEFT JOIN memory_coding_work_orders AS w ON w.work_order_id = l.linked_work_order_id
+LEFT JOIN feedback AS f ON f.component = l.component
+ORDER BY l.started_at DESC NULLS FIRST, l.id
+"""
+
+Q1_ROOT = """
+SELECT execution_id, linked_playbook_id, linked_work_order_id, component
+FROM memory_execution_logs
+WHERE status = %(status)s
+ORDER BY started_at DESC NULLS FIRST, id
+LIMIT %(limit)s
+"""
+Q1_PLAYBOOKS = """
+SELECT playbook_name, success_rate, trust_score
+FROM memory_self_healing_playbooks WHERE playbook_name = ANY(%(keys)s)
+"""
+Q1_WORK_ORDERS = """
+SELECT work_order_id, title, status
+FROM memory_coding_work_orders WHERE work_order_id = ANY(%(keys)s)
+"""
+Q1_FEEDBACK = """
+SELECT c.component, t.ticket_id, t.title, t.priority
+FROM unnest(%(keys)s::text[]) AS c(component)
+CROSS JOIN LATERAL (
+    SELECT id, ticket_id, title, priority
+    FROM memory_feedback_tickets
+    WHERE affected_component = c.component
+    ORDER BY id
+    LIMIT %(feedback_limit)s
+) AS t
+ORDER BY c.component, t.id
+"""
+
+Q2 = """
+SELECT execution_id, command_type, component, status, started_at, completed_at, duration_ms,
+       exit_code
+FROM memory_execution_logs
+WHERE status = %(status)s
+ORDER BY started_at DESC NULLS FIRST, id
+LIMIT %(limit)s
+"""
+
+
+def enum_value(value: str | None) -> str | None:
+    """GraphQL enum members are the stored values in upper case."""
+    return None if value is None else value.upper()
+
+
+class ConnectionPool:
+    """A fixed set of autocommit connections handed out through an asyncio queue."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self.url = url
+        self.size = size
+        self.idle: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            conn = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, options="-c timezone=UTC"
+            )
+            self.idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            await self.idle.get_nowait().close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        conn = await self.idle.get()
+        try:
+            yield conn
+        finally:
+            self.idle.put_nowait(conn)
+
+
+async def fetch(
+    conn: psycopg.AsyncConnection[Any], query: str, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    cursor = await conn.execute(query, params)
+    return await cursor.fetchall()
+
+
+def json_response(logs: list[dict[str, Any]], statements: int) -> Response:
+    body = orjson.dumps({"data": {"executionLogs": logs}})
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"x-sql-statements": str(statements)},
+    )
+
+
+# -- Q1 -----------------------------------------------------------------------------------------
+
+
+def q1_feedback(ids: Sequence[str] | None, titles: Sequence[str], priorities: Sequence[str]) -> Any:
+    if ids is None:
+        return []
+    return [
+        {"ticketId": t, "title": title, "priority": enum_value(p)}
+        for t, title, p in zip(ids, titles, priorities, strict=True)
+    ]
+
+
+def q1_joined_log(row: tuple[Any, ...]) -> dict[str, Any]:
+    execution_id, playbook, success, trust, work_order, title, status, ids, titles, prios = row
+    return {
+        "executionId": execution_id,
+        "playbook": None
+        if playbook is None
+        else {"playbookName": playbook, "successRate": success, "trustScore": trust},
+        "workOrder": None
+        if work_order is None
+        else {"workOrderId": work_order, "title": title, "status": enum_value(status)},
+        "relatedFeedback": q1_feedback(ids, titles, prios),
+    }
+
+
+async def q1_joined(pool: ConnectionPool) -> Response:
+    params = {"status": FAILED, "limit": Q1_LIMIT, "feedback_limit": Q1_FEEDBACK_LIMIT}
+    async with pool.connection() as conn:
+        rows = await fetch(conn, Q1_JOINED, params)
+    return json_response([q1_joined_log(row) for row in rows], statements=1)
+
+
+async def q1_children(
+    conn: psycopg.AsyncConnection[Any], query: str, keys: list[str]
+) -> list[tuple[Any, ...]]:
+    """One relation level for every parent at once; no statement when no parent links."""
+    if not keys:
+        return []
+    params = {"keys": keys, "feedback_limit": Q1_FEEDBACK_LIMIT}
+    return await fetch(conn, query, params)
+
+
+def distinct(values: list[str | None]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v is not None))
+
+
+async def q1_batched(pool: ConnectionPool) -> Response:
+    async with pool.connection() as conn:
+        roots = await fetch(conn, Q1_ROOT, {"status": FAILED, "limit": Q1_LIMIT})
+        playbook_keys = distinct([r[1] for r in roots])
+        work_order_keys = distinct([r[2] for r in roots])
+        component_keys = distinct([r[3] for r in roots])
+        playbook_rows = await q1_children(conn, Q1_PLAYBOOKS, playbook_keys)
+        work_order_rows = await q1_children(conn, Q1_WORK_ORDERS, work_order_keys)
+        feedback_rows = await q1_children(conn, Q1_FEEDBACK, component_keys)
+    statements = 1 + sum(1 for keys in (playbook_keys, work_order_keys, component_keys) if keys)
+    playbooks = {
+        r[0]: {"playbookName": r[0], "successRate": r[1], "trustScore": r[2]} for r in playbook_rows
+    }
+    work_orders = {
+        r[0]: {"workOrderId": r[0], "title": r[1], "status": enum_value(r[2])}
+        for r in work_order_rows
+    }
+    feedback: dict[str, list[dict[str, Any]]] = {}
+    for component, ticket_id, title, priority in feedback_rows:
+        feedback.setdefault(component, []).append(
+            {"ticketId": ticket_id, "title": title, "priority": enum_value(priority)}
+        )
+    logs = [
+        {
+            "executionId": execution_id,
+            "playbook": playbooks.get(playbook) if playbook is not None else None,
+            "workOrder": work_orders.get(work_order) if work_order is not None else None,
+            "relatedFeedback": feedback.get(component, []),
+        }
+        for execution_id, playbook, work_order, component in roots
+    ]
+    return json_response(logs, statements)
+
+
+# -- Q2 -----------------------------------------------------------------------------------------
+
+
+async def q2(pool: ConnectionPool) -> Response:
+    async with pool.connection() as conn:
+        rows = await fetch(conn, Q2, {"status": FAILED, "limit": Q2_LIMIT})
+    logs = [
+        {
+            "executionId": row[0],
+            "commandType": enum_value(row[1]),
+            "component": row[2],
+            "status": enum_value(row[3]),
+            "startedAt": row[4],
+            "completedAt": row[5],
+            "durationMs": row[6],
+            "exitCode": row[7],
+        }
+        for row in rows
+    ]
+    return json_response(logs, statements=1)
+
+
+# -- the app ------------------------------------------------------------------------------------
+
+
+def create_app() -> Starlette:
+    """Factory for uvicorn (one per worker process); settings come from the environment."""
+    pool = ConnectionPool(
+        os.environ[DATABASE_ENV], int(os.environ.get(POOL_SIZE_ENV) or DEFAULT_POOL_SIZE)
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await pool.open()
+        yield
+        await pool.close()
+
+    async def q1_endpoint(request: Request) -> Response:
+        return await q1_joined(pool)
+
+    async def q1_batched_endpoint(request: Request) -> Response:
+        return await q1_batched(pool)
+
+    async def q2_endpoint(request: Request) -> Response:
+        return await q2(pool)
+
+    async def readyz(request: Request) -> Response:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 1")
+        return Response(b'{"status":"ready"}', media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/q1", q1_endpoint, methods=["POST"]),
+            Route("/q1-batched", q1_batched_endpoint, methods=["POST"]),
+            Route("/q2", q2_endpoint, methods=["POST"]),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", required=True, help="postgresql:// URL of the bench data")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--pool-size", type=int, default=DEFAULT_POOL_SIZE)
+    parser.add_argument("--log-level", default="warning")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    # Worker processes import this module afresh: they get their settings from the environment.
+    os.environ[DATABASE_ENV] = args.database
+    os.environ[POOL_SIZE_ENV] = str(args.pool_size)
+    uvicorn.run(
+        "floor:create_app",
+        factory=True,
+        app_dir=str(Path(__file__).resolve().parent),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
