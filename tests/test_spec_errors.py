@@ -194,6 +194,14 @@ def test_each_kind_of_error(
     assert any(expected in line for line in found), found
 
 
+def test_enum_values_may_be_keywords_but_must_be_snake_case(tmp_path: Path) -> None:
+    write(tmp_path, GOOD_TABLE.replace("[low, high], default: low", "[pass, order]"))
+    spec = load_spec(tmp_path / "schemas", tmp_path / "relations.yaml")
+    assert spec.table("tickets").field("priority").values == ("pass", "order")
+    write(tmp_path, GOOD_TABLE.replace("[low, high], default: low", "[low, Very-High]"))
+    assert any("enum value 'Very-High' is not snake_case" in p for p in problems(tmp_path))
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     broken = (
         GOOD_TABLE.replace("strng", "x")

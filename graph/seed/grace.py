@@ -801,7 +801,7 @@ GRACE = Profile(
         },
         "sub_agents": {"status": _shares("idle 30 active 30 busy 20 error 8 offline 12")},
         "verification": {
-            "last_run_status": _shares("passed 65 fail 20 error 5 skipped 3 never_run 7")
+            "last_run_status": _shares("pass 65 fail 20 error 5 skipped 3 never_run 7")
         },
         "governance": {
             "decision_type": _shares("approval 70 denial 15 escalation 15"),

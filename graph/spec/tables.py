@@ -9,7 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from graph.errors import SourcePos
-from graph.naming import ENGINE_FIELDS, PASCAL_CASE, default_plural, name_problem, suggest
+from graph.naming import (
+    ENGINE_FIELDS,
+    PASCAL_CASE,
+    SNAKE_CASE,
+    default_plural,
+    name_problem,
+    suggest,
+)
 from graph.spec.issues import Issues
 from graph.spec.model import (
     KEY_TYPES,
@@ -420,8 +427,10 @@ class FieldChecker:
                 )
                 continue
             value = str(item.value)
-            if (problem := name_problem(value)) is not None and "reserved" not in problem:
-                self.issues.add(item.pos, "BAD_NAME", f"enum value '{value}' {problem}")
+            # Enum values are data, never identifiers: only their spelling is checked
+            # (snake_case, so that the upper-cased GraphQL name is valid).
+            if not SNAKE_CASE.match(value):
+                self.issues.add(item.pos, "BAD_NAME", f"enum value '{value}' is not snake_case")
                 continue
             if value in result:
                 self.issues.add(item.pos, "DUPLICATE_KEY", f"enum value '{value}' is repeated")
