@@ -64,3 +64,24 @@ async def test_inserts_between_pages_do_not_shift_them(
         ),
     )
     assert seen[3:] == [str(r["ticket_id"]) for r in expected_order if r["ticket_id"] in seen][3:]
+
+
+async def test_like_is_case_sensitive_and_aliases_reach_connection_nodes(
+    empty_db: TestDatabase, spec: Spec, catalog: Catalog
+) -> None:
+    create_schema(empty_db.engine, catalog)
+    with empty_db.engine.begin() as conn:
+        conn.execute(
+            insert(catalog.table("feedback")),
+            [{**_ticket(1, 1), "title": "API down"}, {**_ticket(2, 2), "title": "api slow"}],
+        )
+    api = Api(empty_db, spec, catalog)
+    query = """query($p: String!) { feedbackTicketsConnection(where: {title: {like: $p}},
+        orderBy: [{ticketId: ASC}]) { e: edges { n: node { t: title } } all: nodes { title } } }"""
+    case = (await api.data(query, {"p": "%API%"}))["feedbackTicketsConnection"]
+    assert [edge["n"]["t"] for edge in case["e"]] == ["API down"]
+    assert [node["title"] for node in case["all"]] == ["API down"]
+    folded = await api.data(
+        '{ feedbackTickets(where: {title: {ilike: "%API%"}}, orderBy: [{id: ASC}]) { title } }'
+    )
+    assert [t["title"] for t in folded["feedbackTickets"]] == ["API down", "api slow"]

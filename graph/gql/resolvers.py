@@ -53,11 +53,17 @@ async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | Non
     return rows.items[0] if rows.items else None
 
 
+def _named(fields: dict[str, list[FieldNode]], name: str) -> list[FieldNode]:
+    """Every selection of the field `name`, whatever alias the client gave it."""
+    return [node for found in fields.values() for node in found if node.name.value == name]
+
+
 def _node_fields(planner: Planner, nodes: list[FieldNode]) -> dict[str, list[FieldNode]]:
     """The row fields asked for under `edges { node }` and under `nodes`, merged."""
     top = planner.subfields(nodes)
     merged: dict[str, list[FieldNode]] = {}
-    sources = [planner.subfields(top.get("edges", [])).get("node", []), top.get("nodes", [])]
+    edges = planner.subfields(_named(top, "edges"))
+    sources = [_named(edges, "node"), _named(top, "nodes")]
     for fields in (planner.subfields(source) for source in sources):
         for key, found in fields.items():
             known = merged.setdefault(key, [])

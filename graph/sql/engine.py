@@ -75,6 +75,9 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # LIKE is case-sensitive on PostgreSQL; the API promises the same on SQLite (ilike is the
+    # case-insensitive one, and SQLAlchemy spells it lower() LIKE lower() there).
+    cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
 
 
