@@ -23,8 +23,15 @@ from graph import naming
 from graph.gql import resolvers
 from graph.gql.errors import LIMIT_EXCEEDED, ValidationRules, error_code, with_code
 from graph.gql.scalars import SCALAR_MAP, BigInt, python_type
-from graph.gql.types import GeneratedTypes, build_types, list_arguments, list_of, make_resolver
-from graph.plan import link_key
+from graph.gql.types import (
+    GeneratedTypes,
+    build_types,
+    column_reader,
+    list_arguments,
+    list_of,
+    make_resolver,
+    read_link,
+)
 from graph.settings import Settings
 from graph.spec.model import Spec, TableSpec
 
@@ -104,17 +111,6 @@ def _limit_rules(settings: Settings) -> tuple[type[Any], ...]:
     )
 
 
-def _column_resolver(name: str) -> Callable[..., Any]:
-    def resolve(source: dict[Any, Any], info: Any, **_arguments: Any) -> Any:
-        return source[name]
-
-    return resolve
-
-
-def _link_resolver(source: dict[Any, Any], info: Any, **_arguments: Any) -> Any:
-    return source[link_key(str(info.path.key))]
-
-
 def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec) -> None:
     """Let graphql-core read row fields straight from the row dicts.
 
@@ -128,9 +124,9 @@ def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec) -> None:
         gql_type = schema._schema.type_map[table.type_name]
         assert isinstance(gql_type, GraphQLObjectType)
         for field in table.fields:
-            gql_type.fields[field.gql_name].resolve = _column_resolver(field.name)
+            gql_type.fields[field.gql_name].resolve = column_reader(field.name)
         for end in table.relations:
-            gql_type.fields[end.gql_name].resolve = _link_resolver
+            gql_type.fields[end.gql_name].resolve = read_link
 
 
 def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:

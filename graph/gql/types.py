@@ -117,9 +117,21 @@ def list_arguments(types: GeneratedTypes, table: str) -> list[tuple[str, Any]]:
     ]
 
 
-def _read_link(root: Any, info: strawberry.Info, **_arguments: Any) -> Any:
-    """Relations are loaded by the root resolver; here the row only hands over its part."""
+def read_link(root: Any, info: Any, **_arguments: Any) -> Any:
+    """Relations are loaded by the root resolver; here the row only hands over its part.
+
+    `info` is strawberry's Info or graphql-core's: both know the response key (the alias).
+    """
     return root[link_key(str(info.path.key))]
+
+
+def column_reader(name: str) -> Callable[..., Any]:
+    """Resolver of one column: a lookup in the row dict the root resolver loaded."""
+
+    def read_column(root: dict[Any, Any], info: Any, **_arguments: Any) -> Any:
+        return root[name]
+
+    return read_column
 
 
 class TypeBuilder:
@@ -270,7 +282,7 @@ class TypeBuilder:
             params = list_arguments(self.types, end.target)
         else:
             returns, params = _optional(target), []
-        resolver = make_resolver(_read_link, f"resolve_{end.name}", params, returns, with_root=True)
+        resolver = make_resolver(read_link, f"resolve_{end.name}", params, returns, with_root=True)
         return strawberry.field(resolver=resolver, name=end.gql_name, description=end.description)
 
     def _where(self, table: TableSpec) -> None:
