@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult, GraphQLError, GraphQLObjectType
+from graphql import GraphQLError, GraphQLObjectType
 from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
@@ -152,6 +152,3 @@ def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
 
 def print_sdl(spec: Spec, settings: Settings) -> str:
     return build_schema(spec, settings).as_str() + "\n"
-
-
-__all__ = ["ExecutionResult", "build_schema", "print_sdl"]
