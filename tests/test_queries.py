@@ -238,7 +238,7 @@ def _most_effective_playbooks(data: dict[str, Any], db: Db, v: dict[str, Any]) -
     want = db.column("""
         SELECT playbook_name FROM memory_self_healing_playbooks
         WHERE trust_score > 0.7
-        ORDER BY success_rate DESC NULLS LAST, id LIMIT 10""")
+        ORDER BY success_rate DESC NULLS FIRST, id LIMIT 10""")
     return {"playbooks": want}
 
 
@@ -249,7 +249,7 @@ def _recent_incidents(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[s
         FROM memory_execution_logs e
         LEFT JOIN memory_self_healing_playbooks p ON p.playbook_name = e.linked_playbook_id
         WHERE e.status = 'failed' AND e.linked_playbook_id IS NOT NULL
-        ORDER BY e.started_at DESC NULLS LAST, e.id LIMIT 20""")
+        ORDER BY e.started_at DESC NULLS FIRST, e.id LIMIT 20""")
     logs = data["executionLogs"]
     assert linked(logs, "executionId", "playbook", "playbookName") == pairs(
         rows, "execution_id", "playbook_name"
@@ -264,7 +264,7 @@ def _features_this_week(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict
         SELECT work_order_id FROM memory_coding_work_orders
         WHERE status = 'deployed' AND task_type = 'feature'
           AND completed_at >= :since AND completed_at <= :now
-        ORDER BY completed_at DESC NULLS LAST, id LIMIT 100""",
+        ORDER BY completed_at DESC NULLS FIRST, id LIMIT 100""",
         since=db.ago(days=7),
         now=db.ago(),
     )
@@ -276,7 +276,7 @@ def _failing_test_suites(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dic
     want = db.column("""
         SELECT suite_name FROM memory_verification_suites
         WHERE last_run_status = 'fail'
-        ORDER BY failed_tests DESC NULLS LAST, id LIMIT 100""")
+        ORDER BY failed_tests DESC NULLS FIRST, id LIMIT 100""")
     return {"verificationSuites": want}
 
 
@@ -375,7 +375,7 @@ def _related_issues(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[str
         LEFT JOIN memory_self_healing_playbooks p ON p.playbook_name = e.linked_playbook_id
         LEFT JOIN memory_coding_work_orders c ON c.work_order_id = e.linked_work_order_id
         WHERE e.status = 'failed'
-        ORDER BY e.started_at DESC NULLS LAST, e.id LIMIT 50""")
+        ORDER BY e.started_at DESC NULLS FIRST, e.id LIMIT 50""")
     newest_tickets = grouped(
         db.rows("""
             SELECT affected_component, ticket_id FROM (
@@ -411,14 +411,14 @@ def _connection_playbook(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dic
     want = db.column(
         f"""
         SELECT playbook_name FROM memory_self_healing_playbooks WHERE {condition}
-        ORDER BY success_rate DESC NULLS LAST, id LIMIT 100""",
+        ORDER BY success_rate DESC NULLS FIRST, id LIMIT 100""",
         **params,
     )
     remediated = grouped(
         db.rows("""
             SELECT linked_playbook_id, execution_id FROM (
               SELECT linked_playbook_id, execution_id, ROW_NUMBER() OVER (
-                PARTITION BY linked_playbook_id ORDER BY started_at DESC NULLS LAST, id) AS n
+                PARTITION BY linked_playbook_id ORDER BY started_at DESC NULLS FIRST, id) AS n
               FROM memory_execution_logs WHERE status IN ('failed', 'timed_out')) e
             WHERE n <= 5 ORDER BY linked_playbook_id, n"""),
         "linked_playbook_id",
@@ -442,7 +442,7 @@ def _all_deployed_features(data: dict[str, Any], db: Db, v: dict[str, Any]) -> d
         LEFT JOIN memory_sub_agents a ON a.agent_id = w.assigned_agent_id
         WHERE w.task_type = 'feature' AND w.status = 'deployed'
           AND w.completed_at >= :since AND w.completed_at <= :now
-        ORDER BY w.completed_at DESC NULLS LAST, w.id""",
+        ORDER BY w.completed_at DESC NULLS FIRST, w.id""",
         since=db.ago(days=7),
         now=db.ago(),
     )
@@ -467,7 +467,7 @@ def _idle_agents(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[str, A
         FROM memory_sub_agents a
         LEFT JOIN memory_sub_agents parent ON parent.agent_id = a.parent_agent_id
         WHERE a.status = 'idle'
-        ORDER BY a.trust_score DESC NULLS LAST, a.id LIMIT 100""")
+        ORDER BY a.trust_score DESC NULLS FIRST, a.id LIMIT 100""")
     agents = data["subAgents"]
     assert linked(agents, "agentId", "parent", "agentId") == pairs(rows, "agent_id", "parent_id")
     return {"subAgents": [r["agent_id"] for r in rows]}
@@ -478,7 +478,7 @@ def _failing_tests(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[str,
     want = db.column("""
         SELECT suite_name FROM memory_verification_suites
         WHERE last_run_status = 'fail'
-        ORDER BY failed_tests DESC NULLS LAST, id LIMIT 100""")
+        ORDER BY failed_tests DESC NULLS FIRST, id LIMIT 100""")
     fixes = grouped(
         db.rows(f"""
             SELECT s.suite_name, w.work_order_id
@@ -515,7 +515,7 @@ def _who_approved(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[str, 
 def _failing_triggers(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[str, Any]:
     want = db.column("""
         SELECT trigger_name FROM memory_trigger_mesh WHERE failed_triggers > 0
-        ORDER BY failed_triggers DESC NULLS LAST, id LIMIT 100""")
+        ORDER BY failed_triggers DESC NULLS FIRST, id LIMIT 100""")
     return {"triggers": want}
 
 
@@ -523,7 +523,7 @@ def _failing_triggers(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[s
 def _stale_dashboards(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[str, Any]:
     want = db.column("""
         SELECT dashboard_name FROM memory_business_intelligence WHERE data_freshness_hours > 24
-        ORDER BY data_freshness_hours DESC NULLS LAST, id LIMIT 100""")
+        ORDER BY data_freshness_hours DESC NULLS FIRST, id LIMIT 100""")
     return {"dashboards": want}
 
 
@@ -533,7 +533,7 @@ def _failed_scans_today(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict
         """
         SELECT target_name FROM memory_discovery_targets
         WHERE status = 'error' AND last_scan_at >= :since AND last_scan_at <= :now
-        ORDER BY last_scan_at DESC NULLS LAST, id LIMIT 100""",
+        ORDER BY last_scan_at DESC NULLS FIRST, id LIMIT 100""",
         since=db.ago(days=1),
         now=db.ago(),
     )
@@ -545,7 +545,7 @@ def _non_compliant_controls(data: dict[str, Any], db: Db, v: dict[str, Any]) -> 
     want = db.column("""
         SELECT report_id FROM memory_compliance_reports
         WHERE compliance_status = 'non_compliant'
-        ORDER BY controls_failed DESC NULLS LAST, id LIMIT 100""")
+        ORDER BY controls_failed DESC NULLS FIRST, id LIMIT 100""")
     assert any(r["gapsIdentified"] for r in data["complianceReports"]), "no gaps listed"
     return {"complianceReports": want}
 
@@ -570,7 +570,7 @@ def _failed_deployments(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict
         LEFT JOIN memory_self_healing_playbooks p ON p.playbook_name = e.linked_playbook_id
         LEFT JOIN memory_coding_work_orders w ON w.work_order_id = e.linked_work_order_id
         WHERE e.status = 'failed' AND e.command_type = 'deploy'
-        ORDER BY e.started_at DESC NULLS LAST, e.id LIMIT 50""")
+        ORDER BY e.started_at DESC NULLS FIRST, e.id LIMIT 50""")
     logs = data["executionLogs"]
     assert linked(logs, "executionId", "playbook", "playbookName") == pairs(
         rows, "execution_id", "playbook_name"
@@ -625,7 +625,7 @@ def _ecommerce_documents(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dic
         FROM memory_documents d
         LEFT JOIN memory_codebases cb ON cb.repo_name = d.related_repo
         WHERE {db.holds("d.key_topics", "topic")} AND d.status = 'active'
-        ORDER BY d.trust_score DESC NULLS LAST, d.id LIMIT 50""",
+        ORDER BY d.trust_score DESC NULLS FIRST, d.id LIMIT 50""",
         topic="ecommerce",
     )
     documents = data["documents"]
@@ -690,7 +690,7 @@ def _checkout_recordings(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dic
         LEFT JOIN memory_documents d ON d.document_id = m.transcript_document_id
         WHERE m.media_type IN ('audio', 'video') AND {db.holds("m.tags", "tag")}
           AND m.transcript_document_id IS NOT NULL
-        ORDER BY m.recorded_at DESC NULLS LAST, m.id LIMIT 100""",
+        ORDER BY m.recorded_at DESC NULLS FIRST, m.id LIMIT 100""",
         tag="checkout",
     )
     media = data["mediaAssets"]
@@ -709,7 +709,7 @@ def _validated_insights(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict
         LEFT JOIN memory_documents d ON d.document_id = i.source_document_id
         LEFT JOIN memory_llm_prompts p ON p.prompt_name = i.prompt_name
         WHERE i.status = 'validated' AND i.source_document_id IS NOT NULL
-        ORDER BY i.confidence DESC NULLS LAST, i.id LIMIT 100""")
+        ORDER BY i.confidence DESC NULLS FIRST, i.id LIMIT 100""")
     insights = data["insights"]
     assert linked(insights, "insightId", "sourceDocument", "documentId") == pairs(
         rows, "insight_id", "document_id"
