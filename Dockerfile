@@ -34,4 +34,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 
-CMD ["grace-graph", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# `init` is idempotent: run alone, the image creates its tables on first start; under compose the
+# init service has already created and seeded them.
+CMD ["sh", "-c", "grace-graph init && exec grace-graph serve --host 0.0.0.0 --port 8000"]
