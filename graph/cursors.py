@@ -21,6 +21,7 @@ _DECODERS: dict[FieldType, Callable[[Any], Any]] = {
     FieldType.BIGINT: int,
     FieldType.FLOAT: float,
     FieldType.BOOL: bool,
+    FieldType.ENUM: int,  # enums sort, and so page, by the rank of their declared value
 }
 
 

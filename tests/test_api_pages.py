@@ -14,16 +14,18 @@ def _key(value: Any, nulls_first: bool, descending: bool) -> tuple[Any, ...]:
 
 
 async def test_order_by_several_keys_with_nulls(api: Api, catalog: Catalog) -> None:
-    query = """{ feedbackTickets(orderBy: [{priority: ASC}, {resolvedAt: DESC_NULLS_FIRST}],
+    query = """{ feedbackTickets(orderBy: [{priority: DESC}, {resolvedAt: DESC_NULLS_FIRST}],
                                   limit: 1000) { id } }"""
     data = await api.data(query)
     rows = all_rows(api.db, catalog, "feedback")
+    # Enums sort by declared rank, not alphabetically: critical, high, medium, low.
+    rank = {v: i for i, v in enumerate(catalog.spec.table("feedback").field("priority").values)}
 
     def key(r: dict[str, Any]) -> tuple[Any, ...]:
         resolved = r["resolved_at"]
         return (
-            r["priority"] is None,
-            r["priority"] or "",
+            r["priority"] is not None,  # DESC: nulls first
+            -rank.get(r["priority"], 0),
             resolved is not None,
             -(resolved.timestamp()) if resolved else 0,
             r["id"],

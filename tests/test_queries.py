@@ -301,7 +301,9 @@ def _compliance_gaps(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[st
     want = db.column("""
         SELECT report_id FROM memory_compliance_reports
         WHERE compliance_status = 'non_compliant'
-        ORDER BY compliance_framework, report_id, id LIMIT 100""")
+        ORDER BY CASE compliance_framework WHEN 'gdpr' THEN 0 WHEN 'soc2' THEN 1
+                 WHEN 'hipaa' THEN 2 WHEN 'iso27001' THEN 3 WHEN 'pci_dss' THEN 4
+                 WHEN 'ccpa' THEN 5 END, report_id, id LIMIT 100""")
     return {"complianceReports": want}
 
 

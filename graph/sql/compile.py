@@ -11,6 +11,7 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
+    case,
     exists,
     false,
     func,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import UnaryExpression
 
 from graph.plan import BoolOp, ChildRead, Compare, Filter, Page, Read, RelationFilter, SortKey
-from graph.spec.model import RelationEnd, TableSpec
+from graph.spec.model import FieldType, RelationEnd, TableSpec
 from graph.sql import dialects
 from graph.sql.filters import FilterContext, combine, compile_compare
 from graph.sql.tables import Catalog
@@ -94,6 +95,12 @@ class Compiler:
 
     def sort_expression(self, table: TableSpec, source: FromClause, key: SortKey) -> Any:
         if not key.via:
+            field = table.field(key.field)
+            if field.type is FieldType.ENUM:
+                # Enums sort in the order their values are declared (low < medium < high <
+                # critical), as PostgreSQL's own enum types do, not alphabetically.
+                ranks = {value: rank for rank, value in enumerate(field.values)}
+                return case(ranks, value=source.c[key.field])
             return source.c[key.field]
         end, rest = key.via[0], key.via[1:]
         target = self.catalog.table(end.target).alias()
