@@ -175,3 +175,40 @@ def test_absent_json_and_lists_are_sql_null(empty_db: TestDatabase, catalog: Cat
             )
         ).scalar_one()
     assert nulls == 1
+
+
+def test_defaults_of_every_kind_are_applied(empty_db: TestDatabase, tmp_path: Path) -> None:
+    from graph.spec import load_spec
+    from graph.sql.tables import build_catalog
+
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "things.yaml").write_text(
+        "table: things\ntype: Thing\ndescription: Things.\nkey: name\nfields:\n"
+        "  name: {type: string, description: Name.}\n"
+        "  level: {type: enum, values: [low, high], default: high, description: Level.}\n"
+        "  count: {type: int, default: 3, description: Count.}\n"
+        "  active: {type: bool, default: true, description: Active.}\n"
+        "  due: {type: date, default: 2026-01-31, description: Due.}\n"
+        "  seen: {type: datetime, default: 2026-01-31T08:00:00Z, description: Seen.}\n"
+        "  tags: {type: list, of: string, default: [a, b], description: Tags.}\n"
+        "  meta: {type: json, default: {k: 1}, description: Meta.}\n"
+    )
+    (tmp_path / "relations.yaml").write_text("relations: []\n")
+    catalog = build_catalog(load_spec(tmp_path / "schemas", tmp_path / "relations.yaml"))
+    create_schema(empty_db.engine, catalog)
+    table = catalog.table("things")
+    with empty_db.engine.begin() as conn:
+        conn.execute(insert(table), [{"name": "x"}])
+        conn.execute(text("INSERT INTO things (name) VALUES ('raw')"))  # a writer outside us
+    with empty_db.engine.connect() as conn:
+        rows = {r["name"]: r for r in conn.execute(select(table)).mappings()}
+    assert rows["x"]["level"] == "high" and rows["x"]["count"] == 3 and rows["x"]["active"]
+    assert rows["x"]["due"] == dt.date(2026, 1, 31)
+    assert rows["x"]["seen"] == dt.datetime(2026, 1, 31, 8, tzinfo=dt.UTC)
+    assert rows["x"]["tags"] == ["a", "b"] and rows["x"]["meta"] == {"k": 1}
+    # Scalar and date defaults live in the database itself.
+    assert (rows["raw"]["level"], rows["raw"]["count"], rows["raw"]["due"]) == (
+        "high",
+        3,
+        dt.date(2026, 1, 31),
+    )
