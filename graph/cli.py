@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -41,9 +42,9 @@ RelationsOpt = Annotated[
 def _settings(database: str | None, schemas: Path | None, relations: Path | None) -> Settings:
     settings = Settings.from_env().with_database(database)
     if schemas is not None:
-        settings = Settings(**{**settings.__dict__, "schemas_dir": schemas})
+        settings = replace(settings, schemas_dir=schemas)
     if relations is not None:
-        settings = Settings(**{**settings.__dict__, "relations_file": relations})
+        settings = replace(settings, relations_file=relations)
     return settings
 
 

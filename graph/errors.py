@@ -3,9 +3,12 @@
 GraphError                      code: INTERNAL_SERVER_ERROR
  +-- SpecErrors                 SPEC_INVALID (a list of SpecIssue, each with its own code)
  +-- UserInputError             BAD_USER_INPUT (a client's argument is wrong; carries the path)
- +-- LimitExceededError         LIMIT_EXCEEDED
- +-- NotFoundError              NOT_FOUND
  +-- ServiceUnavailableError    SERVICE_UNAVAILABLE (the database cannot be reached)
+ +-- DatabaseUrlError           BAD_DATABASE_URL (graph/sql/engine.py)
+ +-- SeedError                  SEED_CONFLICT (graph/seed/load.py)
+
+Limits (depth, aliases, tokens, body size) are enforced before any resolver runs and answer
+LIMIT_EXCEEDED from graph/gql/errors.py and graph/limits.py.
 """
 
 from __future__ import annotations
@@ -71,16 +74,6 @@ class UserInputError(GraphError):
         self.argument_path = tuple(path)
         where = ".".join(str(p) for p in self.argument_path)
         super().__init__(f"{where}: {message}" if where else message)
-
-
-class LimitExceededError(GraphError):
-    """A request asks for more than the server allows (page size, depth, cost)."""
-
-    code = "LIMIT_EXCEEDED"
-
-
-class NotFoundError(GraphError):
-    code = "NOT_FOUND"
 
 
 class ServiceUnavailableError(GraphError):

@@ -6,7 +6,7 @@ two equal keys; the spec loader needs both, so it works on this small located tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -14,8 +14,6 @@ import yaml
 from graph.errors import SourcePos
 
 BOOL_TAG = "tag:yaml.org,2002:bool"
-STR_TAG = "tag:yaml.org,2002:str"
-NULL_TAG = "tag:yaml.org,2002:null"
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,6 @@ class YMap:
     items: dict[str, YNode]
     key_pos: dict[str, SourcePos]
     pos: SourcePos
-    duplicates: tuple[tuple[str, SourcePos], ...] = field(default=())
 
 
 YNode = YScalar | YSeq | YMap
@@ -87,7 +84,6 @@ class _Builder:
     def _mapping(self, node: yaml.MappingNode, pos: SourcePos) -> YMap:
         items: dict[str, YNode] = {}
         key_pos: dict[str, SourcePos] = {}
-        duplicates: list[tuple[str, SourcePos]] = []
         for key_node, value_node in node.value:
             kpos = _pos(self.path, key_node.start_mark)
             if not isinstance(key_node, yaml.ScalarNode):
@@ -103,11 +99,10 @@ class _Builder:
                         f"duplicate key '{key}' (first at line {first.line})",
                     )
                 )
-                duplicates.append((key, kpos))
                 continue
             items[key] = self.build(value_node)
             key_pos[key] = kpos
-        return YMap(items, key_pos, pos, tuple(duplicates))
+        return YMap(items, key_pos, pos)
 
 
 def parse_yaml(text: str, path: str) -> tuple[YNode | None, list[YamlProblem]]:

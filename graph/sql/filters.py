@@ -17,6 +17,7 @@ from graph.errors import UserInputError
 from graph.spec.model import FieldSpec, FieldType
 from graph.sql import dialects
 from graph.sql.durations import parse_duration
+from graph.sql.tables import element_type
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,6 @@ def _window_start(ctx: FilterContext, value: Any, field: FieldSpec) -> Any:
 
 def _now(ctx: FilterContext, field: FieldSpec) -> Any:
     return ctx.now.date() if field.type is FieldType.DATE else ctx.now
-
-
-def _element_type(field: FieldSpec) -> Any:
-    from graph.sql.tables import column_type  # the list's element type, as the table has it
-
-    assert field.of is not None
-    return column_type(FieldSpec("item", field.of, "", field.pos))
 
 
 def _like(col: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
@@ -190,21 +184,21 @@ OPERATORS: tuple[Operator, ...] = (
         "includes",
         frozenset({"list"}),
         ELEMENT,
-        lambda c, col, v, f: dialects.list_includes(c.dialect, col, v, _element_type(f)),
+        lambda c, col, v, f: dialects.list_includes(c.dialect, col, v, element_type(f)),
         "The list holds this value.",
     ),
     Operator(
         "includesAny",
         frozenset({"list"}),
         ELEMENTS,
-        lambda c, col, v, f: dialects.list_includes_any(c.dialect, col, v, _element_type(f)),
+        lambda c, col, v, f: dialects.list_includes_any(c.dialect, col, v, element_type(f)),
         "The list holds at least one of these values.",
     ),
     Operator(
         "includesAll",
         frozenset({"list"}),
         ELEMENTS,
-        lambda c, col, v, f: dialects.list_includes_all(c.dialect, col, v, _element_type(f)),
+        lambda c, col, v, f: dialects.list_includes_all(c.dialect, col, v, element_type(f)),
         "The list holds every one of these values.",
     ),
 )

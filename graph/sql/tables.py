@@ -81,9 +81,14 @@ def column_type(field: FieldSpec) -> TypeEngine[Any]:
     if field.type is FieldType.ENUM:
         return String(max(len(v) for v in field.values))
     if field.type is FieldType.LIST:
-        assert field.of is not None
-        return ScalarList(column_type(FieldSpec("item", field.of, "", field.pos)))
+        return ScalarList(element_type(field))
     return scalar[field.type]
+
+
+def element_type(field: FieldSpec) -> TypeEngine[Any]:
+    """The SQL type of one element of a list field."""
+    assert field.of is not None
+    return column_type(FieldSpec("item", field.of, "", field.pos))
 
 
 def _server_default(field: FieldSpec) -> Any:
