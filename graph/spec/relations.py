@@ -9,6 +9,7 @@ from graph.errors import SourcePos
 from graph.naming import name_problem, suggest
 from graph.spec.issues import Issues
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, RelationSpec, TableSpec
+from graph.spec.reading import report_unknown_keys
 from graph.spec.tables import to_python, value_problem
 from graph.spec.yaml_tree import YMap, YNode, YScalar, YSeq
 
@@ -66,11 +67,7 @@ class RelationChecker:
             self.issues.add(node.pos, "BAD_VALUE", "a relation must be a mapping")
             return None
         before = len(self.issues)
-        for key, pos in node.key_pos.items():
-            if key not in RELATION_KEYS:
-                self.issues.add(
-                    pos, "UNKNOWN_KEY", f"unknown relation key '{key}'{suggest(key, RELATION_KEYS)}"
-                )
+        report_unknown_keys(node, RELATION_KEYS, "relation", self.issues)
         for key in REQUIRED_RELATION_KEYS:
             if key not in node.items:
                 self.issues.add(node.pos, "MISSING_KEY", f"relation is missing '{key}'")

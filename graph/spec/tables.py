@@ -27,6 +27,7 @@ from graph.spec.model import (
     IndexSpec,
     TableSpec,
 )
+from graph.spec.reading import read_bool, report_unknown_keys
 from graph.spec.yaml_tree import YMap, YNode, YScalar, YSeq
 
 TABLE_KEYS = ("table", "type", "plural", "description", "key", "fields", "indexes", "append_only")
@@ -127,7 +128,7 @@ class TableChecker:
         if not isinstance(tree, YMap):
             self.issues.add(tree.pos, "BAD_VALUE", "a schema file must be a mapping of keys")
             return None
-        self._unknown_keys(tree, TABLE_KEYS, "table")
+        report_unknown_keys(tree, TABLE_KEYS, "table", self.issues)
         for key in REQUIRED_TABLE_KEYS:
             if key not in tree.items:
                 self.issues.add(tree.pos, "MISSING_KEY", f"missing required key '{key}'")
@@ -136,7 +137,7 @@ class TableChecker:
         type_name = self._pascal(tree, "type")
         plural = self._pascal(tree, "plural") if "plural" in tree.items else None
         description = self._text(tree, "description")
-        append_only = self._flag(tree, "append_only")
+        append_only = read_bool(tree, "append_only", self.issues)
         fields = self._fields(tree.items.get("fields"))
         key_name = self._key(tree, fields)
         indexes = self._indexes(tree.items.get("indexes"), fields)
@@ -156,13 +157,6 @@ class TableChecker:
         )
 
     # -- table-level keys -------------------------------------------------------------------
-
-    def _unknown_keys(self, node: YMap, allowed: tuple[str, ...], what: str) -> None:
-        for key, pos in node.key_pos.items():
-            if key not in allowed:
-                self.issues.add(
-                    pos, "UNKNOWN_KEY", f"unknown {what} key '{key}'{suggest(key, allowed)}"
-                )
 
     def _scalar(self, node: YMap, key: str) -> YScalar | None:
         value = node.items.get(key)
@@ -203,15 +197,6 @@ class TableChecker:
                 scalar.pos, "BAD_NAME", f"{key} '{scalar.raw}' must be PascalCase, e.g. WorkOrder"
             )
             return None
-        return scalar.value
-
-    def _flag(self, node: YMap, key: str) -> bool:
-        scalar = self._scalar(node, key)
-        if scalar is None:
-            return False
-        if not isinstance(scalar.value, bool):
-            self.issues.add(scalar.pos, "BAD_VALUE", f"'{key}' must be true or false")
-            return False
         return scalar.value
 
     def _key(self, tree: YMap, fields: list[FieldSpec]) -> str | None:
@@ -310,11 +295,7 @@ class FieldChecker:
             self.issues.add(node.pos, "BAD_VALUE", f"field '{self.name}' must be a mapping")
             return None
         before = len(self.issues)
-        for key, kpos in node.key_pos.items():
-            if key not in FIELD_KEYS:
-                self.issues.add(
-                    kpos, "UNKNOWN_KEY", f"unknown field key '{key}'{suggest(key, FIELD_KEYS)}"
-                )
+        report_unknown_keys(node, FIELD_KEYS, "field", self.issues)
         ftype = self._type(node)
         if ftype is None:
             return None
@@ -334,9 +315,9 @@ class FieldChecker:
                 node.items["max_length"].pos, "BAD_CONSTRAINT", "max_length must be a whole >= 1"
             )
         spec_kwargs: dict[str, Any] = {
-            "required": self._bool(node, "required"),
-            "unique": self._bool(node, "unique"),
-            "index": self._bool(node, "index"),
+            "required": read_bool(node, "required", self.issues),
+            "unique": read_bool(node, "unique", self.issues),
+            "index": read_bool(node, "index", self.issues),
             "min": low,
             "max": high,
             "max_length": int(max_length) if max_length is not None else None,
@@ -458,16 +439,6 @@ class FieldChecker:
             self.issues.add(scalar.pos, "BAD_VALUE", f"'{key}' must be a number")
             return None
         return float(value)
-
-    def _bool(self, node: YMap, key: str) -> bool:
-        scalar = node.items.get(key)
-        if scalar is None:
-            return False
-        value = scalar.value if isinstance(scalar, YScalar) else None
-        if not isinstance(value, bool):
-            self.issues.add(scalar.pos, "BAD_VALUE", f"'{key}' must be true or false")
-            return False
-        return value
 
     def _literal_problem(
         self,
