@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,10 +20,17 @@ from tests.databases import TestDatabase
 
 class Api:
     def __init__(
-        self, db: TestDatabase, spec: Spec, catalog: Catalog, settings: Settings | None = None
+        self,
+        db: TestDatabase,
+        spec: Spec,
+        catalog: Catalog,
+        settings: Settings | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.db = db
         self.graph = GraphContext(spec, catalog, db.engine, settings or Settings())
+        if clock is not None:
+            self.graph.clock = clock
         self.app = create_app(graph=self.graph)
         self.counter = StatementCounter()
 

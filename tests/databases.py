@@ -22,6 +22,7 @@ from graph.sql.engine import build_engine
 
 PG_ENV = "GRAPH_TEST_PG_URL"
 BACKENDS = ("sqlite", "postgresql")
+PG_TEST_COLLATION = "en-US"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,15 @@ def fresh_database(backend: str, folder: Path) -> Iterator[TestDatabase]:
         make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
     )
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # A linguistic collation, as production servers often have ("a" < "B" < "b"), so that
+        # any answer that depends on the database's collation instead of the API's own
+        # code-point order shows up in the tests; LC_CTYPE stays the template's.
+        conn.execute(
+            text(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 '
+                f"LOCALE_PROVIDER icu ICU_LOCALE '{PG_TEST_COLLATION}'"
+            )
+        )
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     engine = build_engine(url, pool_size=4)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,12 +22,18 @@ from graph.sql.tables import Catalog
 T = TypeVar("T")
 
 
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 @dataclass
 class GraphContext:
     spec: Spec
     catalog: Catalog
     engine: Engine
     settings: Settings
+    # "Now" for relative time filters (withinLast, olderThan); tests fix it.
+    clock: Callable[[], dt.datetime] = utc_now
     index: dict[str, TableIndex] = field(init=False)
     reader: Engine = field(init=False)
 
@@ -45,7 +52,7 @@ class GraphContext:
 
         def in_thread() -> T:
             with self.reader.connect() as conn:
-                return work(conn, Compiler(self.catalog, self.dialect))
+                return work(conn, Compiler(self.catalog, self.dialect, self.clock()))
 
         try:
             return await anyio.to_thread.run_sync(in_thread)
