@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,14 +15,54 @@ from graph.errors import UserInputError
 from graph.plan import SortKey
 from graph.spec.model import FieldType, Spec
 
+_INT64 = 2**63
+
+
+def _whole(value: Any) -> int:
+    """A whole number within 64 bits; JSON's true and 1.5 are not ids."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -_INT64 <= value < _INT64:
+        raise ValueError(value)
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(value)
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(value)
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return value
+
+
+def _moment(value: Any) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(_text(value))
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment
+
+
+def _day(value: Any) -> dt.date:
+    return dt.date.fromisoformat(_text(value))
+
+
+# How each sort key type comes back out of a cursor; anything else means it was altered.
 _DECODERS: dict[FieldType, Callable[[Any], Any]] = {
-    FieldType.DATETIME: dt.datetime.fromisoformat,
-    FieldType.DATE: dt.date.fromisoformat,
-    FieldType.INT: int,
-    FieldType.BIGINT: int,
-    FieldType.FLOAT: float,
-    FieldType.BOOL: bool,
-    FieldType.ENUM: int,  # enums sort, and so page, by the rank of their declared value
+    FieldType.DATETIME: _moment,
+    FieldType.DATE: _day,
+    FieldType.INT: _whole,
+    FieldType.BIGINT: _whole,
+    FieldType.FLOAT: _number,
+    FieldType.BOOL: _boolean,
+    FieldType.ENUM: _whole,  # enums sort, and so page, by the rank of their declared value
 }
 
 
@@ -55,17 +96,20 @@ def decode_cursor(
     """The sort values (then the id) from a cursor made for this same ordering."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        signature, *values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        payload = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError):
         raise UserInputError("not a cursor returned by this API", path) from None
+    if not isinstance(payload, list) or not payload or not isinstance(payload[0], str):
+        raise UserInputError("not a cursor returned by this API", path)
+    signature, *values = payload
     if signature != order_signature(table, order) or len(values) != len(order) + 1:
         raise UserInputError("cursor belongs to another ordering or table; start again", path)
     decoded: list[Any] = []
     try:
         for key, value in zip(order, values, strict=False):
-            decoder = _DECODERS.get(sort_key_type(spec, table, key), str)
+            decoder: Callable[[Any], Any] = _DECODERS.get(sort_key_type(spec, table, key), _text)
             decoded.append(None if value is None else decoder(value))
-        decoded.append(int(values[-1]))
-    except (ValueError, TypeError):
+        decoded.append(_whole(values[-1]))
+    except (ValueError, TypeError, OverflowError):
         raise UserInputError("cursor is damaged", path) from None
     return tuple(decoded)

@@ -35,12 +35,13 @@ from graph.plan import BoolOp, ChildRead, Compare, Filter, Read, RelationFilter,
 from graph.settings import Settings
 from graph.spec.model import FieldSpec, RelationEnd, Spec, TableSpec
 from graph.sql import filters
-from graph.sql.durations import parse_duration
 
 Path = tuple[str | int, ...]
 MAX_FILTER_DEPTH = 32
 # Longer value lists are almost always a mistake and make huge statements.
 MAX_LIST_VALUES = 1000
+# The filter that holds for every row: what `{}` means wherever a filter is expected.
+ALWAYS = BoolOp("and", ())
 
 
 @dataclass(frozen=True)
@@ -236,12 +237,15 @@ class Planner:
             if value is None:
                 continue
             if key in ("and", "or"):
-                items = [self.where(table, v, (*here, i), depth + 1) for i, v in enumerate(value)]
-                parts.append(BoolOp(key, tuple(i for i in items if i is not None)))
+                # An empty filter holds for every row: `or: [{}]` holds, it is not `or: []`.
+                items = [
+                    self.where(table, v, (*here, i), depth + 1) or ALWAYS
+                    for i, v in enumerate(value)
+                ]
+                parts.append(BoolOp(key, tuple(items)))
             elif key == "not":
                 inner = self.where(table, value, here, depth + 1)
-                if inner is not None:
-                    parts.append(BoolOp("not", (inner,)))
+                parts.append(BoolOp("not", (inner or ALWAYS,)))
             elif key in info.fields:
                 parts.extend(self.compares(info.fields[key], value, here))
             else:
@@ -258,11 +262,6 @@ class Planner:
             if value is None:
                 raise UserInputError("null is not a value to compare with; use isNull", here)
             op = filters.operator(kind, op_name)
-            if op.value == filters.DURATION:
-                try:
-                    parse_duration(value)
-                except ValueError as exc:
-                    raise UserInputError(str(exc), here) from None
             if op.value == filters.JSON_VALUE:
                 _finite_json(value, here)
             if op.value in (filters.MANY, filters.ELEMENTS):
@@ -272,6 +271,11 @@ class Planner:
                     raise UserInputError(
                         f"at most {MAX_LIST_VALUES} values, not {len(value)}", here
                     )
+            if op.check is not None:
+                try:
+                    op.check(plain(value), field)
+                except ValueError as exc:
+                    raise UserInputError(str(exc), here) from None
             result.append(Compare(field.name, op_name, plain(value)))
         return result
 

@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from graph.plan import BoolOp, ChildRead, Compare, Filter, Page, Read, RelationFilter, SortKey
 from graph.spec.model import FieldType, RelationEnd, TableSpec
 from graph.sql import dialects
-from graph.sql.filters import FilterContext, combine, compile_compare
+from graph.sql.filters import FilterContext, combine, compile_compare, does_not_hold
 from graph.sql.tables import Catalog
 
 # Extra columns the engine adds to a statement; they never collide with spec field names,
@@ -70,11 +70,18 @@ class Compiler:
         if node.mode == "every":
             if inner is None:
                 return true()
-            violation = not_(func.coalesce(inner, false()))
-            return not_(exists(select(literal(1)).select_from(target).where(linked, violation)))
+            # "every linked row matches" is "no linked row fails to match", two-valued.
+            return not_(self._linked_exists(target, and_(linked, does_not_hold(inner))))
         condition = linked if inner is None else and_(linked, inner)
-        found = exists(select(literal(1)).select_from(target).where(condition))
+        found = self._linked_exists(target, condition)
         return not_(found) if node.mode == "none" else found
+
+    @staticmethod
+    def _linked_exists(target: FromClause, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        # Correlated to every enclosing table but the target: its condition may reach the
+        # owner row from inside a nested subquery (a list column's elements).
+        found = select(literal(1)).select_from(target).where(condition)
+        return exists(found.correlate_except(target))
 
     def link_condition(
         self, end: RelationEnd, owner: FromClause, target: FromClause
@@ -101,6 +108,8 @@ class Compiler:
                 # critical), as PostgreSQL's own enum types do, not alphabetically.
                 ranks = {value: rank for rank, value in enumerate(field.values)}
                 return case(ranks, value=source.c[key.field])
+            if field.type in (FieldType.STRING, FieldType.TEXT):
+                return dialects.code_point_order(self.dialect, source.c[key.field])
             return source.c[key.field]
         end, rest = key.via[0], key.via[1:]
         target = self.catalog.table(end.target).alias()
@@ -108,7 +117,8 @@ class Compiler:
             self.spec.table(end.target), target, SortKey(key.field, via=rest)
         )
         condition = self.link_condition(end, source, target)
-        return select(inner).select_from(target).where(condition).limit(1).scalar_subquery()
+        linked = select(inner).select_from(target).where(condition).correlate_except(target)
+        return linked.limit(1).scalar_subquery()
 
     def order_by(
         self, table: TableSpec, source: FromClause, order: tuple[SortKey, ...]
@@ -160,9 +170,12 @@ class Compiler:
                 later = expr.is_not(None) if key.nulls_first else false()
                 same = expr.is_(None)
             else:
-                beyond = expr < value if key.descending else expr > value
+                # A bound parameter of the key's own type: SQLAlchemy refuses `> True` with a
+                # Python bool, and dates and datetimes need their column's bind processing.
+                bound = literal(value, expr.type)
+                beyond = expr < bound if key.descending else expr > bound
                 later = or_(beyond, expr.is_(None)) if not key.nulls_first else beyond
-                same = expr == value
+                same = expr == bound
             condition = or_(later, and_(same, condition))
         return condition
 
@@ -181,15 +194,15 @@ class Compiler:
         target = self.catalog.table(end.target)
         columns = self.columns(read, target)
         remote = target.c[end.remote_field]
+        conditions: list[ColumnElement[bool]] = []
         if end.list_side == "remote":
-            elements = dialects.list_elements(self.dialect, remote)
-            link: Any = elements.c.value
-            link_type = remote.type.element  # type: ignore[attr-defined]  # ScalarList
-            base = select(*columns, link.label(LINK)).select_from(target).join(elements, true())
+            pairs = self._list_links(target, remote, parent_values)
+            link: Any = pairs.c[LINK]
+            base = select(*columns, link).select_from(target.join(pairs, pairs.c.id == target.c.id))
         else:
-            link, link_type = remote, remote.type
+            link = remote
             base = select(*columns, link.label(LINK))
-        conditions = [dialects.one_of(self.dialect, link, parent_values, link_type)]
+            conditions.append(dialects.one_of(self.dialect, link, parent_values, remote.type))
         conditions += [target.c[f] == v for f, v in end.remote_where]
         if read.where is not None:
             conditions.append(self.where(table, target, read.where))
@@ -207,6 +220,25 @@ class Compiler:
             window.append(numbered.c[ROW_NUMBER] <= read.offset + read.limit)
         stmt = select(numbered).where(*window).order_by(numbered.c[LINK], numbered.c[ROW_NUMBER])
         return ChildStatement(stmt, page_in_python=False)
+
+    def _list_links(
+        self, target: FromClause, remote: ColumnElement[Any], parent_values: list[Any]
+    ) -> Any:
+        """(target id, link value) once per pair, for a list column on the target's side.
+
+        A row whose list names the same key twice is linked to that parent once (a plain join
+        with the list's elements would return it twice).
+        """
+        elements = dialects.list_elements(self.dialect, remote)
+        element_type = remote.type.element  # type: ignore[attr-defined]  # ScalarList
+        return (
+            select(target.c.id, elements.c.value.label(LINK))
+            .select_from(target)
+            .join(elements, true())
+            .where(dialects.one_of(self.dialect, elements.c.value, parent_values, element_type))
+            .distinct()
+            .subquery("links")
+        )
 
     def _lateral_pages(self, child: ChildRead, parent_values: list[Any]) -> Select[Any]:
         """PostgreSQL: each parent's page of linked rows from its own LIMITed subquery.

@@ -1,4 +1,10 @@
-"""The few SQL expressions that PostgreSQL and SQLite spell differently."""
+"""The few SQL expressions that PostgreSQL and SQLite spell differently.
+
+Each function here gives the same answer on both databases; the API's contract (docs/api.md)
+says what that answer is. Subqueries over a column's elements correlate to everything but their
+own element table: SQLAlchemy's automatic correlation reaches only the directly enclosing SELECT,
+and an EXISTS nested two levels deep would otherwise pull the outer table into its own FROM.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,20 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Text,
+    and_,
     any_,
     bindparam,
     cast,
     exists,
+    false,
     func,
     literal,
     select,
-    true,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
+
+from graph.sql.patterns import ESCAPE
 
 POSTGRESQL = "postgresql"
 
@@ -62,36 +71,45 @@ def list_holds(list_col: ColumnElement[Any], value: ColumnElement[Any]) -> Colum
     return list_col.op("@>", return_type=Boolean())(postgresql.array([value]))
 
 
+def _element_exists(list_col: ColumnElement[Any], condition: Any) -> ColumnElement[bool]:
+    """SQLite: some element of the JSON array column meets `condition(element value)`."""
+    each = _json_each(list_col)
+    found = select(literal(1)).select_from(each).where(condition(each.c.value))
+    return exists(found.correlate_except(each))
+
+
 def list_includes(
     dialect: str, list_col: ColumnElement[Any], value: Any, element: TypeEngine[Any]
 ) -> ColumnElement[bool]:
     if dialect == POSTGRESQL:
         return _array_op(list_col, "@>", [value], element)
-    each = _json_each(list_col)
-    return exists(select(literal(1)).select_from(each).where(each.c.value == value))
+    return _element_exists(list_col, lambda item: item == value)
 
 
 def list_includes_any(
     dialect: str, list_col: ColumnElement[Any], values: list[Any], element: TypeEngine[Any]
 ) -> ColumnElement[bool]:
+    if not values:
+        return false()
     if dialect == POSTGRESQL:
         return _array_op(list_col, "&&", values, element)
-    each = _json_each(list_col)
-    return exists(select(literal(1)).select_from(each).where(each.c.value.in_(list(values))))
+    return _element_exists(list_col, lambda item: item.in_(list(values)))
 
 
 def list_includes_all(
     dialect: str, list_col: ColumnElement[Any], values: list[Any], element: TypeEngine[Any]
 ) -> ColumnElement[bool]:
+    if not values:
+        # Every list holds all of no values; a null list is no list (docs/api.md).
+        return list_col.is_not(None)
     if dialect == POSTGRESQL:
         return _array_op(list_col, "@>", values, element)
-    if not values:
-        return true()
     each = _json_each(list_col)
     distinct = (
         select(func.count(func.distinct(each.c.value)))
         .select_from(each)
         .where(each.c.value.in_(list(values)))
+        .correlate_except(each)
     )
     return distinct.scalar_subquery() == len(set(values))
 
@@ -102,8 +120,7 @@ def value_in_list_column(
     """`value` is one of the elements of the list column (a correlated join condition)."""
     if dialect == POSTGRESQL:
         return value == func.any(list_col)
-    each = _json_each(list_col)
-    return exists(select(literal(1)).select_from(each).where(each.c.value == value))
+    return _element_exists(list_col, lambda item: item == value)
 
 
 def list_elements(dialect: str, list_col: ColumnElement[Any]) -> Any:
@@ -117,17 +134,56 @@ def list_elements(dialect: str, list_col: ColumnElement[Any]) -> Any:
 def json_contains(dialect: str, json_col: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
     document = orjson.dumps(value).decode()
     if dialect == POSTGRESQL:
-        return json_col.op("@>")(cast(literal(document, Text()), postgresql.JSONB()))
+        contains = json_col.op("@>", return_type=Boolean())
+        return contains(cast(literal(document, Text()), postgresql.JSONB()))
+    # PostgreSQL's @> as a Python function (graph/sql/engine.py): SQLite has no equivalent.
     return func.grace_json_contains(json_col, literal(document, Text())) == 1
 
 
 def json_has_key(dialect: str, json_col: ColumnElement[Any], key: str) -> ColumnElement[bool]:
+    """The value is an object with this top-level key. PostgreSQL's `?` alone also matches a
+    string element of an array, which has no keys."""
     if dialect == POSTGRESQL:
-        return json_col.op("?")(literal(key, String()))
-    # json_each over an array yields its indexes as keys: only objects have keys here.
+        is_object = func.jsonb_typeof(json_col) == "object"
+        return and_(is_object, json_col.op("?", return_type=Boolean())(literal(key, String())))
     each = func.json_each(json_col).table_valued("key")
-    return exists(
-        select(literal(1))
-        .select_from(each)
-        .where(each.c.key == key, func.json_type(json_col) == "object")
-    )
+    found = select(literal(1)).select_from(each).where(each.c.key == key).correlate_except(each)
+    # json_each over an array yields its indexes as keys: only objects have keys here.
+    return and_(func.json_type(json_col) == "object", exists(found))
+
+
+def code_point_order(dialect: str, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Text compared and sorted by Unicode code point, whatever the database's collation.
+
+    SQLite's default BINARY collation compares UTF-8 bytes, which is code-point order;
+    PostgreSQL's "C" collation does the same. Columns are created with it (graph/sql/tables.py)
+    so that their indexes serve this order; saying it here keeps older tables right too.
+    """
+    if dialect == POSTGRESQL:
+        return expr.collate("C")
+    return expr
+
+
+def unicode_lower(dialect: str, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Full Unicode lower-casing, the same on both databases.
+
+    PostgreSQL's lower() follows the database's LC_CTYPE (one character at a time: no final
+    sigma, and only ASCII under the C locale); its ICU root collation maps as Python's
+    str.lower does, which SQLite gets as the function grace_lower (graph/sql/engine.py).
+    """
+    if dialect == POSTGRESQL:
+        return func.lower(expr.collate("und-x-icu"))
+    return func.grace_lower(expr)
+
+
+def like(
+    dialect: str, expr: ColumnElement[Any], pattern: str, *, insensitive: bool = False
+) -> ColumnElement[bool]:
+    """`expr LIKE pattern ESCAPE '\\'`, the pattern in canonical form (graph/sql/patterns.py).
+
+    Case-insensitive matching lower-cases both sides: the pattern here, in Python, with the
+    same mapping unicode_lower() applies to the value in SQL.
+    """
+    if insensitive:
+        return unicode_lower(dialect, expr).like(pattern.lower(), escape=ESCAPE)
+    return expr.like(pattern, escape=ESCAPE)

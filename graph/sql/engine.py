@@ -42,8 +42,12 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _json_contains(container: Any, contained: Any) -> bool:
-    """PostgreSQL's jsonb `@>` semantics, for SQLite."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _json_contains(container: Any, contained: Any, *, top: bool = False) -> bool:
+    """PostgreSQL's jsonb `@>`, for SQLite (docs/api.md states the rules)."""
     if isinstance(contained, dict):
         return isinstance(container, dict) and all(
             key in container and _json_contains(container[key], value)
@@ -54,21 +58,38 @@ def _json_contains(container: Any, contained: Any) -> bool:
             return False
         return all(any(_json_contains(c, item) for c in container) for item in contained)
     if isinstance(container, list):
-        # jsonb: an array contains a primitive value that is one of its elements.
-        return any(not isinstance(c, dict | list) and c == contained for c in container)
-    return container == contained and type(container) is type(contained)
+        # jsonb's one exception to "structures must match": at the top level only, an array
+        # contains a scalar that is one of its elements. {"b": [1, 2]} does not contain {"b": 1}.
+        return top and any(_scalars_equal(c, contained) for c in container)
+    return _scalars_equal(container, contained)
+
+
+def _scalars_equal(a: Any, b: Any) -> bool:
+    """jsonb equality of scalars: numbers by value (1 = 1.0), else same type and value."""
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    if isinstance(a, dict | list) or isinstance(b, dict | list):
+        return False
+    return type(a) is type(b) and bool(a == b)
 
 
 def sqlite_json_contains(container: str | None, contained: str | None) -> int | None:
     if container is None or contained is None:
         return None
-    return int(_json_contains(json.loads(container), json.loads(contained)))
+    return int(_json_contains(json.loads(container), json.loads(contained), top=True))
+
+
+def sqlite_lower(value: str | None) -> str | None:
+    """Unicode's full lower-case mapping, as PostgreSQL's ICU collation applies it (SQLite's
+    own lower() folds ASCII letters only)."""
+    return None if value is None else value.lower()
 
 
 def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     dbapi_connection.create_function(
         "grace_json_contains", 2, sqlite_json_contains, deterministic=True
     )
+    dbapi_connection.create_function("grace_lower", 1, sqlite_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     # WAL lets readers run while one writer writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -7,16 +7,19 @@ same rows, so the API and the SQL cannot drift apart (the model: datasette's fil
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import ge, gt, le, lt
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, true
+from sqlalchemy import Boolean, ColumnElement, Text, and_, cast, false, func, not_, or_, true
 
 from graph.errors import UserInputError
 from graph.spec.model import FieldSpec, FieldType
 from graph.sql import dialects
 from graph.sql.durations import parse_duration
+from graph.sql.patterns import canonical_like, escape_like
 from graph.sql.tables import element_type
 
 
@@ -27,6 +30,7 @@ class FilterContext:
 
 
 Builder = Callable[[FilterContext, ColumnElement[Any], Any, FieldSpec], ColumnElement[bool]]
+Checker = Callable[[Any, FieldSpec], None]
 
 # What a filter's value is, relative to the field it filters:
 SAME = "same"  # a value of the field's own type
@@ -56,6 +60,7 @@ KIND_OF_TYPE = {
 ORDERED = frozenset({"string", "int", "bigint", "float", "date", "datetime"})
 EQUATABLE = ORDERED | {"enum", "bool"}
 SETS = ORDERED | {"enum"}
+TEXT_TYPES = frozenset({FieldType.STRING, FieldType.TEXT})
 
 
 @dataclass(frozen=True)
@@ -65,50 +70,123 @@ class Operator:
     value: str
     build: Builder
     description: str
+    # Checks a client's value beyond its GraphQL type; raises ValueError with the reason. The
+    # planner runs it first, so a bad value is the client's error, never the database's.
+    check: Checker | None = None
+
+
+def check_duration(value: Any, field: FieldSpec) -> None:
+    duration = parse_duration(value)
+    if field.type is FieldType.DATE and not duration.whole_days:
+        raise ValueError(
+            f"{value!r} is not a whole number of days; a date field counts calendar days"
+        )
+
+
+def check_like(value: Any, field: FieldSpec) -> None:
+    canonical_like(value)
+
+
+def check_values(value: Any, field: FieldSpec) -> None:
+    """Values compared with a uuid column must be UUIDs: PostgreSQL refuses anything else."""
+    if field.type is FieldType.UUID:
+        for item in value if isinstance(value, list) else [value]:
+            canonical_uuid(item)
+
+
+def canonical_uuid(value: Any) -> str:
+    """The stored form of a UUID: lower-case hex with dashes (PostgreSQL's own text form)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a UUID") from None
+
+
+def _operand(field: FieldSpec, value: Any) -> Any:
+    if field.type is FieldType.UUID:
+        return (
+            [canonical_uuid(v) for v in value] if isinstance(value, list) else canonical_uuid(value)
+        )
+    return value
 
 
 def _window_start(ctx: FilterContext, value: Any, field: FieldSpec) -> Any:
+    """Start of a `withinLast`/`olderThan` window: a moment, or a UTC calendar day for dates."""
     try:
-        start = parse_duration(value).before(ctx.now)
+        check_duration(value, field)
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
-    return start.date() if field.type is FieldType.DATE else start
+    duration = parse_duration(value)
+    if field.type is FieldType.DATE:
+        return duration.days_before(ctx.now.astimezone(dt.UTC).date())
+    return duration.before(ctx.now)
 
 
 def _now(ctx: FilterContext, field: FieldSpec) -> Any:
-    return ctx.now.date() if field.type is FieldType.DATE else ctx.now
+    return ctx.now.astimezone(dt.UTC).date() if field.type is FieldType.DATE else ctx.now
 
 
-def _like(col: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
-    return col.ilike(pattern) if insensitive else col.like(pattern)
+def _ordered(ctx: FilterContext, col: ColumnElement[Any], field: FieldSpec) -> Any:
+    """The column as `gt`/`lt` compare it: text by code point on both databases."""
+    if field.type in TEXT_TYPES:
+        return dialects.code_point_order(ctx.dialect, col)
+    return col
+
+
+def _text(ctx: FilterContext, col: ColumnElement[Any], field: FieldSpec) -> Any:
+    """The column as text for pattern operators (PostgreSQL's uuid type has no LIKE)."""
+    if field.type is FieldType.UUID and ctx.dialect == dialects.POSTGRESQL:
+        return cast(col, Text())
+    return col
+
+
+def _pattern(ctx: FilterContext, col: Any, field: FieldSpec, pattern: str) -> Any:
+    return dialects.like(ctx.dialect, _text(ctx, col, field), pattern)
+
+
+def _compare(python_op: Callable[[Any, Any], Any]) -> Builder:
+    def build(ctx: FilterContext, col: Any, value: Any, field: FieldSpec) -> Any:
+        return python_op(_ordered(ctx, col, field), _operand(field, value))
+
+    return build
 
 
 OPERATORS: tuple[Operator, ...] = (
-    Operator("eq", frozenset(EQUATABLE), SAME, lambda c, col, v, f: col == v, "Equal to."),
+    Operator(
+        "eq",
+        frozenset(EQUATABLE),
+        SAME,
+        lambda c, col, v, f: col == _operand(f, v),
+        "Equal to.",
+        check_values,
+    ),
     Operator(
         "neq",
         frozenset(EQUATABLE),
         SAME,
-        lambda c, col, v, f: col != v,
-        "Not equal to (rows where the field is null never match).",
+        lambda c, col, v, f: col != _operand(f, v),
+        "Not equal to, and not null (`not: {eq: ...}` also matches nulls).",
+        check_values,
     ),
-    Operator("gt", ORDERED, SAME, lambda c, col, v, f: col > v, "Greater than."),
-    Operator("gte", ORDERED, SAME, lambda c, col, v, f: col >= v, "Greater than or equal to."),
-    Operator("lt", ORDERED, SAME, lambda c, col, v, f: col < v, "Less than."),
-    Operator("lte", ORDERED, SAME, lambda c, col, v, f: col <= v, "Less than or equal to."),
+    Operator("gt", ORDERED, SAME, _compare(gt), "Greater than.", check_values),
+    Operator("gte", ORDERED, SAME, _compare(ge), "Greater than or equal to.", check_values),
+    Operator("lt", ORDERED, SAME, _compare(lt), "Less than.", check_values),
+    Operator("lte", ORDERED, SAME, _compare(le), "Less than or equal to.", check_values),
     Operator(
         "in",
         SETS,
         MANY,
-        lambda c, col, v, f: col.in_(list(v)) if v else false(),
-        "One of these values.",
+        lambda c, col, v, f: col.in_(_operand(f, list(v))) if v else false(),
+        "One of these values (`in: []` matches no row).",
+        check_values,
     ),
     Operator(
         "nin",
         SETS,
         MANY,
-        lambda c, col, v, f: col.not_in(list(v)) if v else true(),
-        "None of these values (rows where the field is null never match).",
+        lambda c, col, v, f: col.not_in(_operand(f, list(v))) if v else col.is_not(None),
+        "Has a value and it is none of these (rows where the field is null never match).",
+        check_values,
     ),
     Operator(
         "isNull",
@@ -121,43 +199,49 @@ OPERATORS: tuple[Operator, ...] = (
         "contains",
         frozenset({"string"}),
         TEXT,
-        lambda c, col, v, f: col.contains(v, autoescape=True),
-        "Contains this text (case-sensitive; % and _ match themselves).",
+        lambda c, col, v, f: _pattern(c, col, f, f"%{escape_like(v)}%"),
+        "Contains this text (case-sensitive; %, _ and \\ match themselves).",
     ),
     Operator(
         "startsWith",
         frozenset({"string"}),
         TEXT,
-        lambda c, col, v, f: col.startswith(v, autoescape=True),
-        "Starts with this text.",
+        lambda c, col, v, f: _pattern(c, col, f, f"{escape_like(v)}%"),
+        "Starts with this text (case-sensitive; %, _ and \\ match themselves).",
     ),
     Operator(
         "endsWith",
         frozenset({"string"}),
         TEXT,
-        lambda c, col, v, f: col.endswith(v, autoescape=True),
-        "Ends with this text.",
+        lambda c, col, v, f: _pattern(c, col, f, f"%{escape_like(v)}"),
+        "Ends with this text (case-sensitive; %, _ and \\ match themselves).",
     ),
     Operator(
         "like",
         frozenset({"string"}),
         TEXT,
-        lambda c, col, v, f: _like(col, v, False),
-        "SQL LIKE pattern, case-sensitive: % any text, _ one character.",
+        lambda c, col, v, f: _pattern(c, col, f, canonical_like(v)),
+        "LIKE pattern, case-sensitive: % any text, _ one character, \\ escapes the next one.",
+        check_like,
     ),
     Operator(
         "ilike",
         frozenset({"string"}),
         TEXT,
-        lambda c, col, v, f: _like(col, v, True),
-        "SQL LIKE pattern, ignoring case.",
+        lambda c, col, v, f: dialects.like(
+            c.dialect, _text(c, col, f), canonical_like(v), insensitive=True
+        ),
+        "LIKE pattern ignoring case (both sides lower-cased by Unicode's rules).",
+        check_like,
     ),
     Operator(
         "withinLast",
         frozenset({"date", "datetime"}),
         DURATION,
         lambda c, col, v, f: and_(col >= _window_start(c, v, f), col <= _now(c, f)),
-        "Within this ISO 8601 duration before now, e.g. P7D (this week), PT12H, P1M.",
+        "From this ISO 8601 duration before now up to now, e.g. P7D, PT12H, P1M (date fields: "
+        "whole days, counted in UTC calendar days).",
+        check_duration,
     ),
     Operator(
         "olderThan",
@@ -165,6 +249,7 @@ OPERATORS: tuple[Operator, ...] = (
         DURATION,
         lambda c, col, v, f: col < _window_start(c, v, f),
         "Earlier than this ISO 8601 duration before now, e.g. P1D.",
+        check_duration,
     ),
     Operator(
         "contains",
@@ -178,7 +263,7 @@ OPERATORS: tuple[Operator, ...] = (
         frozenset({"json"}),
         TEXT,
         lambda c, col, v, f: dialects.json_has_key(c.dialect, col, v),
-        "Is an object with this top-level key.",
+        "Is an object with this top-level key (arrays have no keys).",
     ),
     Operator(
         "includes",
@@ -192,14 +277,14 @@ OPERATORS: tuple[Operator, ...] = (
         frozenset({"list"}),
         ELEMENTS,
         lambda c, col, v, f: dialects.list_includes_any(c.dialect, col, v, element_type(f)),
-        "The list holds at least one of these values.",
+        "The list holds at least one of these values (`[]` matches no row).",
     ),
     Operator(
         "includesAll",
         frozenset({"list"}),
         ELEMENTS,
         lambda c, col, v, f: dialects.list_includes_all(c.dialect, col, v, element_type(f)),
-        "The list holds every one of these values.",
+        "The list holds every one of these values (`[]` matches every list that is not null).",
     ),
 )
 
@@ -225,10 +310,20 @@ def compile_compare(
     return op.build(ctx, col, value, field)
 
 
+def does_not_hold(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """True exactly where `clause` is not true: false AND unknown.
+
+    SQL's NOT keeps NULL as NULL, so `NOT (exit_code = 0)` would drop rows whose exit code is
+    null; the API promises two-valued logic (docs/api.md). AND and OR need no such care: under
+    SQL's three-valued logic they are true exactly when the two-valued ones are.
+    """
+    return not_(func.coalesce(clause, false(), type_=Boolean()))
+
+
 def combine(kind: str, clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     if kind == "and":
         return and_(true(), *clauses) if clauses else true()
     if kind == "or":
         return or_(false(), *clauses) if clauses else false()
     assert kind == "not" and len(clauses) == 1
-    return not_(clauses[0])
+    return does_not_hold(clauses[0])

@@ -77,7 +77,9 @@ def column_type(field: FieldSpec) -> TypeEngine[Any]:
         FieldType.UUID: uuid_type(),
     }
     if field.type is FieldType.STRING:
-        return String(field.max_length) if field.max_length else String()
+        return _code_point_text(String(field.max_length) if field.max_length else String())
+    if field.type is FieldType.TEXT:
+        return _code_point_text(Text())
     if field.type is FieldType.ENUM:
         return String(max(len(v) for v in field.values))
     if field.type is FieldType.LIST:
@@ -85,9 +87,21 @@ def column_type(field: FieldSpec) -> TypeEngine[Any]:
     return scalar[field.type]
 
 
+def _code_point_text(text_type: String) -> TypeEngine[Any]:
+    """Text that PostgreSQL compares, sorts and indexes by code point ("C"), as SQLite does.
+
+    The API's string order must not depend on the database's collation (docs/api.md); with the
+    column itself in "C", b-tree indexes serve `ORDER BY col COLLATE "C"` as well.
+    """
+    collated = type(text_type)(text_type.length, collation="C")
+    return text_type.with_variant(collated, "postgresql")
+
+
 def element_type(field: FieldSpec) -> TypeEngine[Any]:
-    """The SQL type of one element of a list field."""
+    """The SQL type of one element of a list field (arrays keep the default collation)."""
     assert field.of is not None
+    if field.of is FieldType.STRING:
+        return String()
     return column_type(FieldSpec("item", field.of, "", field.pos))
 
 
