@@ -151,6 +151,7 @@ def _rows(spec: Spec) -> dict[str, list[dict[str, Any]]]:
                 "rep-none",
                 compliance_framework="hipaa",
                 next_audit_date=None,
+                remediation_actions={"big": 1e300, "int": 10**30, "small": 12, "real": 2.5},
             ),
         ],
         "documents": [
@@ -591,3 +592,14 @@ async def test_huge_durations_are_bad_input(api: Api, duration: str) -> None:
         f'{{ executionLogs(where: {{startedAt: {{withinLast: "{duration}"}}}}) {{ executionId }} }}'
     )
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+# -- stored values that must read back --------------------------------------------------------
+
+
+async def test_json_numbers_beyond_64_bits_read_as_doubles(api: Api) -> None:
+    """PostgreSQL's jsonb keeps 1e300 as a 301-digit integer; it reads back as the double."""
+    data = await api.data('{ complianceReport(reportId: "rep-none") { remediationActions } }')
+    actions = data["complianceReport"]["remediationActions"]
+    assert actions == {"big": 1e300, "int": 1e30, "small": 12, "real": 2.5}
+    assert isinstance(actions["small"], int)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,26 @@ def sqlite_lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
+_INT64 = 2**63
+
+
+def _json_number(text: str) -> int | float:
+    """A JSON integer outside 64 bits becomes a double: PostgreSQL's jsonb keeps 1e300 as a
+    301-digit integer, which no JSON encoder of ours (orjson) nor any JavaScript client takes."""
+    number = int(text)
+    if -_INT64 <= number < _INT64:
+        return number
+    try:
+        return float(number)
+    except OverflowError:  # beyond doubles too: as json.loads reads 1e400
+        return math.copysign(math.inf, number)
+
+
+def load_json(document: str | bytes) -> Any:
+    """How JSON values come out of either database (SQLAlchemy's json_deserializer)."""
+    return json.loads(document, parse_int=_json_number)
+
+
 def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     dbapi_connection.create_function(
         "grace_json_contains", 2, sqlite_json_contains, deterministic=True
@@ -111,6 +132,7 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
             # One shared connection keeps an in-memory database alive between statements.
             poolclass=StaticPool if _is_memory(target) else None,
             connect_args={"check_same_thread": False},
+            json_deserializer=load_json,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
@@ -119,6 +141,7 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        json_deserializer=load_json,
         # Timestamps come back in UTC whatever the server's own time zone is.
         connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
     )
