@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -118,6 +119,16 @@ LIMIT %(limit)s
 def enum_value(value: str | None) -> str | None:
     """GraphQL enum members are the stored values in upper case."""
     return None if value is None else value.upper()
+
+
+def datetime_value(value: dt.datetime | None) -> str | None:
+    """The API's DateTime form: UTC, six fractional digits, Z (docs/api.md)."""
+    return None if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def bigint_value(value: int | None) -> str | None:
+    """The API's BigInt form: a string of digits."""
+    return None if value is None else str(value)
 
 
 class ConnectionPool:
@@ -257,9 +268,9 @@ async def q2(pool: ConnectionPool) -> Response:
             "commandType": enum_value(row[1]),
             "component": row[2],
             "status": enum_value(row[3]),
-            "startedAt": row[4],
-            "completedAt": row[5],
-            "durationMs": row[6],
+            "startedAt": datetime_value(row[4]),
+            "completedAt": datetime_value(row[5]),
+            "durationMs": bigint_value(row[6]),
             "exitCode": row[7],
         }
         for row in rows

@@ -87,7 +87,7 @@ async def test_ticket_filters(
 ) -> None:
     data = await api.data(f"{{ feedbackTickets(where: {where}, limit: 1000) {{ id }} }}")
     got = sorted(r["id"] for r in data["feedbackTickets"])
-    wanted = sorted(r["id"] for r in all_rows(api.db, catalog, "feedback") if expect(r))
+    wanted = sorted(str(r["id"]) for r in all_rows(api.db, catalog, "feedback") if expect(r))
     assert got == wanted
 
 
@@ -103,14 +103,14 @@ async def test_json_filters(api: Api, catalog: Catalog) -> None:
         "query($c: JSON!) { playbooks(where: {triggerConditions: {contains: $c}}) { id } }",
         {"c": {key: value}},
     )
-    wanted = sorted(r["id"] for r in rows if _contains(r["trigger_conditions"], {key: value}))
+    wanted = sorted(str(r["id"]) for r in rows if _contains(r["trigger_conditions"], {key: value}))
     assert sorted(r["id"] for r in data["playbooks"]) == wanted and wanted
     data = await api.data(
         "query($k: String!) { playbooks(where: {triggerConditions: {hasKey: $k}}) { id } }",
         {"k": key},
     )
     wanted = sorted(
-        r["id"]
+        str(r["id"])
         for r in rows
         if isinstance(r["trigger_conditions"], dict) and key in r["trigger_conditions"]
     )
@@ -152,7 +152,7 @@ async def test_relation_filters(api: Api, catalog: Catalog) -> None:
     ]
     for where, expect in cases:
         data = await api.data(f"{{ executionLogs(where: {where}, limit: 1000) {{ id }} }}")
-        wanted = sorted(r["id"] for r in logs if expect(r))
+        wanted = sorted(str(r["id"]) for r in logs if expect(r))
         assert sorted(r["id"] for r in data["executionLogs"]) == wanted, where
 
 

@@ -31,7 +31,9 @@ async def test_order_by_several_keys_with_nulls(api: Api, catalog: Catalog) -> N
             r["id"],
         )
 
-    assert [r["id"] for r in data["feedbackTickets"]] == [r["id"] for r in sorted(rows, key=key)]
+    assert [r["id"] for r in data["feedbackTickets"]] == [
+        str(r["id"]) for r in sorted(rows, key=key)
+    ]
 
 
 async def test_order_by_related_field(api: Api, catalog: Catalog) -> None:
@@ -46,12 +48,12 @@ async def test_order_by_related_field(api: Api, catalog: Catalog) -> None:
     rows = all_rows(api.db, catalog, "execution_logs")
     # DESC puts nulls first: they count as larger than any value.
     wanted = sorted(rows, key=lambda r: (rate(r) is not None, -(rate(r) or 0), r["id"]))
-    assert [r["id"] for r in data["executionLogs"]] == [r["id"] for r in wanted][:1000]
+    assert [r["id"] for r in data["executionLogs"]] == [str(r["id"]) for r in wanted][:1000]
 
 
 async def test_limit_and_offset(api: Api, catalog: Catalog) -> None:
     data = await api.data("{ executionLogs(orderBy: [{id: ASC}], limit: 5, offset: 10) { id } }")
-    ids = [r["id"] for r in all_rows(api.db, catalog, "execution_logs")]
+    ids = [str(r["id"]) for r in all_rows(api.db, catalog, "execution_logs")]
     assert [r["id"] for r in data["executionLogs"]] == ids[10:15]
     default = await api.data("{ executionLogs { id } }")
     assert len(default["executionLogs"]) == min(100, len(ids))
@@ -61,7 +63,7 @@ async def test_connection_pages_cover_every_row_once(api: Api, catalog: Catalog)
     query = """query($after: String) { executionLogsConnection(first: 7, after: $after,
         orderBy: [{status: ASC}, {startedAt: DESC}]) {
         totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }"""
-    seen: list[int] = []
+    seen: list[str] = []
     after = None
     while True:
         page = (await api.data(query, {"after": after}))["executionLogsConnection"]
@@ -71,7 +73,7 @@ async def test_connection_pages_cover_every_row_once(api: Api, catalog: Catalog)
         after = page["pageInfo"]["endCursor"]
     rows = all_rows(api.db, catalog, "execution_logs")
     assert page["totalCount"] == len(rows)
-    assert sorted(seen) == sorted(r["id"] for r in rows) and len(seen) == len(set(seen))
+    assert sorted(seen) == sorted(str(r["id"]) for r in rows) and len(seen) == len(set(seen))
 
 
 async def test_cursor_from_another_ordering_is_refused(api: Api) -> None:

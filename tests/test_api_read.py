@@ -75,7 +75,7 @@ async def test_lookup_by_key_and_by_id(api: Api, catalog: Catalog) -> None:
         {"k": row["ticket_id"]},
     )
     assert by_key["feedbackTicket"] == {
-        "id": row["id"],
+        "id": str(row["id"]),
         "ticketId": row["ticket_id"],
         "title": row["title"],
     }
