@@ -185,7 +185,7 @@ OPERATORS: tuple[Operator, ...] = (
         SETS,
         MANY,
         lambda c, col, v, f: col.not_in(_operand(f, list(v))) if v else col.is_not(None),
-        "Has a value and it is none of these (rows where the field is null never match).",
+        "Has a value, and none of these (`nin: []` matches every value that is not null).",
         check_values,
     ),
     Operator(
