@@ -22,11 +22,13 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.types import TypeEngine
 
 from graph.plan import BoolOp, ChildRead, Compare, Filter, Page, Read, RelationFilter, SortKey
 from graph.spec.model import FieldType, RelationEnd, TableSpec
 from graph.sql import dialects
 from graph.sql.filters import FilterContext, combine, compile_compare, does_not_hold
+from graph.sql.links import link_of
 from graph.sql.tables import Catalog
 
 # Extra columns the engine adds to a statement; they never collide with spec field names,
@@ -87,7 +89,9 @@ class Compiler:
         self, end: RelationEnd, owner: FromClause, target: FromClause
     ) -> ColumnElement[bool]:
         """Join condition between an owner row and its linked target rows."""
-        local, remote = owner.c[end.local_field], target.c[end.remote_field]
+        link = link_of(self.spec, end)
+        local = link.operand(self.dialect, owner.c[end.local_field], link.local)
+        remote = link.operand(self.dialect, target.c[end.remote_field], link.remote)
         if end.list_side == "local":
             condition = dialects.value_in_list_column(self.dialect, remote, local)
         elif end.list_side == "remote":
@@ -194,15 +198,17 @@ class Compiler:
         target = self.catalog.table(end.target)
         columns = self.columns(read, target)
         remote = target.c[end.remote_field]
+        types = link_of(self.spec, end)
         conditions: list[ColumnElement[bool]] = []
         if end.list_side == "remote":
-            pairs = self._list_links(target, remote, parent_values)
+            pairs = self._list_links(target, remote, parent_values, types.value_type())
             link: Any = pairs.c[LINK]
             base = select(*columns, link).select_from(target.join(pairs, pairs.c.id == target.c.id))
         else:
-            link = remote
+            link = types.operand(self.dialect, remote, types.remote)
             base = select(*columns, link.label(LINK))
-            conditions.append(dialects.one_of(self.dialect, link, parent_values, remote.type))
+            one_of = dialects.one_of(self.dialect, link, parent_values, types.value_type())
+            conditions.append(one_of)
         conditions += [target.c[f] == v for f, v in end.remote_where]
         if read.where is not None:
             conditions.append(self.where(table, target, read.where))
@@ -222,7 +228,11 @@ class Compiler:
         return ChildStatement(stmt, page_in_python=False)
 
     def _list_links(
-        self, target: FromClause, remote: ColumnElement[Any], parent_values: list[Any]
+        self,
+        target: FromClause,
+        remote: ColumnElement[Any],
+        parent_values: list[Any],
+        value_type: TypeEngine[Any],
     ) -> Any:
         """(target id, link value) once per pair, for a list column on the target's side.
 
@@ -230,12 +240,11 @@ class Compiler:
         with the list's elements would return it twice).
         """
         elements = dialects.list_elements(self.dialect, remote)
-        element_type = remote.type.element  # type: ignore[attr-defined]  # ScalarList
         return (
             select(target.c.id, elements.c.value.label(LINK))
             .select_from(target)
             .join(elements, true())
-            .where(dialects.one_of(self.dialect, elements.c.value, parent_values, element_type))
+            .where(dialects.one_of(self.dialect, elements.c.value, parent_values, value_type))
             .distinct()
             .subquery("links")
         )
@@ -251,10 +260,15 @@ class Compiler:
         table = self.spec.table(end.target)
         target = self.catalog.table(end.target)
         remote = target.c[end.remote_field]
-        by_list = end.list_side == "remote"
-        link_type = remote.type.element if by_list else remote.type  # type: ignore[attr-defined]
-        links = dialects.unnest_values(parent_values, link_type)
-        linked = dialects.list_holds(remote, links.c.value) if by_list else remote == links.c.value
+        types = link_of(self.spec, end)
+        links = dialects.unnest_values(parent_values, types.value_type())
+        value = links.c.value
+        if end.list_side != "remote":
+            linked = types.operand(self.dialect, remote, types.remote) == value
+        elif types.same_type:
+            linked = dialects.list_holds(remote, value)  # @>: the GIN index serves it
+        else:
+            linked = dialects.value_in_list_column(self.dialect, value, remote)
         conditions = [linked, *(target.c[f] == v for f, v in end.remote_where)]
         if read.where is not None:
             conditions.append(self.where(table, target, read.where))

@@ -21,6 +21,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    column,
     exists,
     false,
     func,
@@ -61,9 +62,14 @@ def one_of(
 
 
 def unnest_values(values: list[Any], element: TypeEngine[Any]) -> Any:
-    """PostgreSQL: a list of values as a table `links(value)`, from one array parameter."""
+    """PostgreSQL: a list of values as a table `links(value)`, from one array parameter.
+
+    The column carries the element type, so values come back in the form the parents hold
+    them (a uuid as the string the parent row has, not as a uuid.UUID).
+    """
     array = cast(bindparam(None, list(values), ARRAY(element)), ARRAY(element))
-    return func.unnest(array).table_valued("value").render_derived(name="links")
+    typed = column("value", element)
+    return func.unnest(array).table_valued(typed).render_derived(name="links")
 
 
 def list_holds(list_col: ColumnElement[Any], value: ColumnElement[Any]) -> ColumnElement[bool]:

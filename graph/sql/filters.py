@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from operator import ge, gt, le, lt
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Text, and_, cast, false, func, not_, or_, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    String,
+    Text,
+    and_,
+    cast,
+    false,
+    func,
+    not_,
+    or_,
+    true,
+    type_coerce,
+)
 
 from graph.errors import UserInputError
 from graph.spec.model import FieldSpec, FieldType
@@ -134,10 +147,13 @@ def _ordered(ctx: FilterContext, col: ColumnElement[Any], field: FieldSpec) -> A
 
 
 def _text(ctx: FilterContext, col: ColumnElement[Any], field: FieldSpec) -> Any:
-    """The column as text for pattern operators (PostgreSQL's uuid type has no LIKE)."""
-    if field.type is FieldType.UUID and ctx.dialect == dialects.POSTGRESQL:
+    """The column as text for pattern operators: PostgreSQL's uuid type has no LIKE, and
+    SQLAlchemy's Uuid type offers none either (SQLite stores uuids as text already)."""
+    if field.type is not FieldType.UUID:
+        return col
+    if ctx.dialect == dialects.POSTGRESQL:
         return cast(col, Text())
-    return col
+    return type_coerce(col, String())
 
 
 def _pattern(ctx: FilterContext, col: Any, field: FieldSpec, pattern: str) -> Any:

@@ -1,0 +1,64 @@
+"""How the two ends of a relation compare, the same way on both databases.
+
+relations.yaml may link columns whose declared types differ within one class: text (`string`,
+`text`, `enum`, `uuid`) or integers (`int`, `bigint`); a list column counts as its element type
+(docs/schema-format.md). PostgreSQL has no `uuid = varchar` operator and refuses a bigint value
+bound as an int, so a link compares as the wider type of its class: text, or bigint. Where the
+two ends are of one type, nothing changes and indexes serve the comparison as declared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, String, Text, cast
+from sqlalchemy.types import TypeEngine
+
+from graph.spec.model import FieldSpec, FieldType, RelationEnd, Spec
+from graph.sql import dialects
+from graph.sql.tables import column_type, element_type
+
+INTEGERS = frozenset({FieldType.INT, FieldType.BIGINT})
+
+
+def _scalar(field: FieldSpec) -> FieldType:
+    """The type one value of the field has: a list's element type, else its own."""
+    if field.type is FieldType.LIST:
+        assert field.of is not None
+        return field.of
+    return field.type
+
+
+@dataclass(frozen=True)
+class Link:
+    """A relation end with the declared fields of its two columns."""
+
+    end: RelationEnd
+    local: FieldSpec
+    remote: FieldSpec
+
+    @property
+    def same_type(self) -> bool:
+        return _scalar(self.local) is _scalar(self.remote)
+
+    def value_type(self) -> TypeEngine[Any]:
+        """The SQL type of one link value: what parents' values are bound as."""
+        if self.same_type:
+            field = self.remote
+            return element_type(field) if field.type is FieldType.LIST else column_type(field)
+        if {_scalar(self.local), _scalar(self.remote)} <= INTEGERS:
+            return BigInteger()
+        return String()
+
+    def operand(self, dialect: str, column: ColumnElement[Any], field: FieldSpec) -> Any:
+        """The column as this link compares it: a uuid as text when the other end is text."""
+        if not self.same_type and field.type is FieldType.UUID and dialect == dialects.POSTGRESQL:
+            return cast(column, Text())
+        return column
+
+
+def link_of(spec: Spec, end: RelationEnd) -> Link:
+    local = spec.table(end.owner).field(end.local_field)
+    remote = spec.table(end.target).field(end.remote_field)
+    return Link(end, local, remote)
