@@ -5,6 +5,8 @@
 #   make test                 run the test suite (PYTEST_ARGS="-k relations -x" to narrow it)
 #   make lint                 ruff check, ruff format --check, mypy
 #   make check                lint + test: what CI runs (see .ci/run)
+#   make fuzz                 the differential test with a large random budget (FUZZ_EXAMPLES,
+#                             default 5000 per test; fresh cases each run, failures shrunk)
 #   make serve                seed grace.db on first use, then serve on HOST:PORT
 #   make bench                run the benchmarks in bench/
 #   make format               apply ruff's fixes and formatting
@@ -16,6 +18,7 @@ PY = $(VENV)/bin/python
 BIN = $(VENV)/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+FUZZ_EXAMPLES ?= 5000
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DB_FILE ?= grace.db
@@ -23,7 +26,7 @@ DATABASE = sqlite:///./$(DB_FILE)
 # Ruff must never lint a virtual environment kept inside the repository (e.g. VENV=.ci-venv).
 RUFF_EXCLUDE = --extend-exclude $(VENV)
 
-.PHONY: install test lint check serve bench format clean clean-db
+.PHONY: install test lint check fuzz serve bench format clean clean-db
 # A recipe that fails leaves no half-made target (stamp file, database) behind.
 .DELETE_ON_ERROR:
 
@@ -48,6 +51,12 @@ lint: $(VENV)/.installed
 	exit $$status
 
 check: lint test
+
+# tests/test_differential.py with FUZZ_EXAMPLES examples per test instead of CI's bounded,
+# derandomized budget: new random documents every run, shrunk to a minimal one on failure.
+# Runs on PostgreSQL too when GRAPH_TEST_PG_URL is set.
+fuzz: $(VENV)/.installed
+	GRAPH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_differential.py $(PYTEST_ARGS)
 
 # `seed` creates the tables, then fills them with deterministic sample rows.
 $(DB_FILE): | $(VENV)/.installed
