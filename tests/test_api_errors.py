@@ -11,6 +11,24 @@ from tests.api import Api
 CASES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("unknown field", "{ executionLogs { nope } }", None, "GRAPHQL_VALIDATION_FAILED"),
     (
+        "unused variable",
+        "query($v: Int) { executionLogs { id } }",
+        {"v": 1},
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    (
+        "undefined variable",
+        "{ executionLogs(limit: $v) { id } }",
+        None,
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    (
+        "variable in the wrong place",
+        "query($v: String) { executionLogs(limit: $v) { id } }",
+        {"v": "x"},
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    (
         "unknown filter field",
         "{ executionLogs(where: {nope: {eq: 1}}) { id } }",
         None,

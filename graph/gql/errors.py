@@ -51,10 +51,22 @@ def with_code(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRul
 
 # GraphQL's own check of literal argument values: a wrong value is the client's input error.
 BadValueRule = with_code(ValuesOfCorrectTypeRule, BAD_USER_INPUT)
+# Every other rule's errors say GRAPHQL_VALIDATION_FAILED themselves: told apart by message
+# alone, "Variable '$v' is never used." read like a variable's bad value. One coded class per
+# rule, made once, so the validation cache (keyed by the rule classes) keeps hitting.
+_CODED_RULES: dict[type[ASTValidationRule], type[ASTValidationRule]] = {
+    ValuesOfCorrectTypeRule: BadValueRule
+}
+
+
+def coded_rule(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    if rule not in _CODED_RULES:
+        _CODED_RULES[rule] = with_code(rule, VALIDATION_FAILED)
+    return _CODED_RULES[rule]
 
 
 class ValidationRules(SchemaExtension):
-    """Sets the validation rules: GraphQL's own with BadValueRule swapped in, plus ours.
+    """Sets the validation rules: GraphQL's own, each with its error code, plus ours.
 
     The extra rules (depth and alias limits) are classes built once per schema: the validation
     cache is keyed by the rule classes, so rules made anew per request would never hit it.
@@ -67,10 +79,7 @@ class ValidationRules(SchemaExtension):
 
     def on_validate(self):  # type: ignore[no-untyped-def]
         context = self.execution_context
-        standard = tuple(
-            BadValueRule if rule is ValuesOfCorrectTypeRule else rule
-            for rule in context.validation_rules
-        )
+        standard = tuple(coded_rule(rule) for rule in context.validation_rules)
         context.validation_rules = standard + self.extra_rules
         yield
 
