@@ -66,7 +66,6 @@ def identifier(*parts: str) -> str:
 
 def column_type(field: FieldSpec) -> TypeEngine[Any]:
     scalar: dict[FieldType, TypeEngine[Any]] = {
-        FieldType.TEXT: Text(),
         FieldType.INT: Integer(),
         FieldType.BIGINT: BigInteger().with_variant(Integer(), "sqlite"),
         FieldType.FLOAT: Float(),
