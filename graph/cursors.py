@@ -13,14 +13,16 @@ import orjson
 
 from graph.errors import UserInputError
 from graph.plan import SortKey
-from graph.spec.model import FieldType, Spec
-
-_INT64 = 2**63
+from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldType, Spec
 
 
 def _whole(value: Any) -> int:
     """A whole number within 64 bits; JSON's true and 1.5 are not ids."""
-    if isinstance(value, bool) or not isinstance(value, int) or not -_INT64 <= value < _INT64:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not BIGINT_MIN <= value <= BIGINT_MAX
+    ):
         raise ValueError(value)
     return value
 

@@ -22,10 +22,10 @@ from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode, prin
 from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
+from graph.spec.model import BIGINT_MAX, BIGINT_MIN
+
 __all__ = ["JSON", "SCALAR_MAP", "BigInt", "python_type"]
 
-_BIGINT_MIN = -(2**63)
-_BIGINT_MAX = 2**63 - 1
 # ASCII digits only: int() alone would also take " 42", "+42", "4_2" and other scripts' digits.
 _BIGINT_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 # More characters than "-9223372036854775808" cannot be in range. Checked before int(), which
@@ -64,7 +64,7 @@ def _shown(value: Any) -> str:
 
 
 def _bigint_in_range(number: int, shown: str) -> int:
-    if not _BIGINT_MIN <= number <= _BIGINT_MAX:
+    if not BIGINT_MIN <= number <= BIGINT_MAX:
         raise GraphQLError(f"BigInt cannot represent {shown}: outside -2^63..2^63-1")
     return number
 

@@ -27,6 +27,8 @@ class FieldType(enum.StrEnum):
 
 NUMERIC_TYPES = frozenset({FieldType.INT, FieldType.BIGINT, FieldType.FLOAT})
 TEXTUAL_TYPES = frozenset({FieldType.STRING, FieldType.TEXT, FieldType.UUID, FieldType.ENUM})
+# The range of a `bigint` (and of `id`): a signed 64-bit whole number.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 # Element types a `list` may hold: plain scalars that every database compares the same way.
 LIST_ELEMENT_TYPES = frozenset(
     {FieldType.STRING, FieldType.INT, FieldType.BIGINT, FieldType.FLOAT, FieldType.BOOL}

@@ -27,7 +27,13 @@ from sqlalchemy.types import TypeEngine
 from graph.plan import BoolOp, ChildRead, Compare, Filter, Page, Read, RelationFilter, SortKey
 from graph.spec.model import FieldType, RelationEnd, TableSpec
 from graph.sql import dialects
-from graph.sql.filters import FilterContext, combine, compile_compare, does_not_hold
+from graph.sql.filters import (
+    FilterContext,
+    combine,
+    compile_compare,
+    does_not_hold,
+    in_api_order,
+)
 from graph.sql.links import link_of
 from graph.sql.tables import Catalog
 
@@ -112,9 +118,7 @@ class Compiler:
                 # critical), as PostgreSQL's own enum types do, not alphabetically.
                 ranks = {value: rank for rank, value in enumerate(field.values)}
                 return case(ranks, value=source.c[key.field])
-            if field.type in (FieldType.STRING, FieldType.TEXT):
-                return dialects.code_point_order(self.dialect, source.c[key.field])
-            return source.c[key.field]
+            return in_api_order(self.dialect, source.c[key.field], field)
         end, rest = key.via[0], key.via[1:]
         target = self.catalog.table(end.target).alias()
         inner = self.sort_expression(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
 from graph.errors import GraphError
+from graph.spec.model import BIGINT_MAX, BIGINT_MIN
 
 
 class DatabaseUrlError(GraphError):
@@ -86,14 +87,11 @@ def sqlite_lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
-_INT64 = 2**63
-
-
 def _json_number(text: str) -> int | float:
     """A JSON integer outside 64 bits becomes a double: PostgreSQL's jsonb keeps 1e300 as a
     301-digit integer, which no JSON encoder of ours (orjson) nor any JavaScript client takes."""
     number = int(text)
-    if -_INT64 <= number < _INT64:
+    if BIGINT_MIN <= number <= BIGINT_MAX:
         return number
     try:
         return float(number)

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from graph.errors import UserInputError
 from graph.spec.model import FieldSpec, FieldType
 from graph.sql import dialects
-from graph.sql.durations import parse_duration
+from graph.sql.durations import Duration, parse_duration
 from graph.sql.patterns import canonical_like, escape_like
 from graph.sql.tables import element_type
 
@@ -88,12 +88,18 @@ class Operator:
     check: Checker | None = None
 
 
-def check_duration(value: Any, field: FieldSpec) -> None:
+def window_duration(value: Any, field: FieldSpec) -> Duration:
+    """The duration of a `withinLast`/`olderThan` window; a date field counts whole days."""
     duration = parse_duration(value)
     if field.type is FieldType.DATE and not duration.whole_days:
         raise ValueError(
             f"{value!r} is not a whole number of days; a date field counts calendar days"
         )
+    return duration
+
+
+def check_duration(value: Any, field: FieldSpec) -> None:
+    window_duration(value, field)
 
 
 def check_like(value: Any, field: FieldSpec) -> None:
@@ -126,10 +132,9 @@ def _operand(field: FieldSpec, value: Any) -> Any:
 def _window_start(ctx: FilterContext, value: Any, field: FieldSpec) -> Any:
     """Start of a `withinLast`/`olderThan` window: a moment, or a UTC calendar day for dates."""
     try:
-        check_duration(value, field)
+        duration = window_duration(value, field)
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
-    duration = parse_duration(value)
     if field.type is FieldType.DATE:
         return duration.days_before(ctx.now.astimezone(dt.UTC).date())
     return duration.before(ctx.now)
@@ -139,10 +144,11 @@ def _now(ctx: FilterContext, field: FieldSpec) -> Any:
     return ctx.now.astimezone(dt.UTC).date() if field.type is FieldType.DATE else ctx.now
 
 
-def _ordered(ctx: FilterContext, col: ColumnElement[Any], field: FieldSpec) -> Any:
-    """The column as `gt`/`lt` compare it: text by code point on both databases."""
+def in_api_order(dialect: str, col: ColumnElement[Any], field: FieldSpec) -> Any:
+    """The column as `gt`/`lt`, ordering and cursors compare it: text by code point on both
+    databases, whatever their collation."""
     if field.type in TEXT_TYPES:
-        return dialects.code_point_order(ctx.dialect, col)
+        return dialects.code_point_order(dialect, col)
     return col
 
 
@@ -156,13 +162,15 @@ def _text(ctx: FilterContext, col: ColumnElement[Any], field: FieldSpec) -> Any:
     return type_coerce(col, String())
 
 
-def _pattern(ctx: FilterContext, col: Any, field: FieldSpec, pattern: str) -> Any:
-    return dialects.like(ctx.dialect, _text(ctx, col, field), pattern)
+def _pattern(
+    ctx: FilterContext, col: Any, field: FieldSpec, pattern: str, *, insensitive: bool = False
+) -> Any:
+    return dialects.like(ctx.dialect, _text(ctx, col, field), pattern, insensitive=insensitive)
 
 
 def _compare(python_op: Callable[[Any, Any], Any]) -> Builder:
     def build(ctx: FilterContext, col: Any, value: Any, field: FieldSpec) -> Any:
-        return python_op(_ordered(ctx, col, field), _operand(field, value))
+        return python_op(in_api_order(ctx.dialect, col, field), _operand(field, value))
 
     return build
 
@@ -244,9 +252,7 @@ OPERATORS: tuple[Operator, ...] = (
         "ilike",
         frozenset({"string"}),
         TEXT,
-        lambda c, col, v, f: dialects.like(
-            c.dialect, _text(c, col, f), canonical_like(v), insensitive=True
-        ),
+        lambda c, col, v, f: _pattern(c, col, f, canonical_like(v), insensitive=True),
         "LIKE pattern ignoring case (both sides lower-cased by Unicode's rules).",
         check_like,
     ),
