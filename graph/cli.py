@@ -1,4 +1,4 @@
-"""The `grace-graph` command: check, init, seed, sdl and serve."""
+"""The `grace-graph` command: check, init, seed, sdl, serve and audit verify."""
 
 from __future__ import annotations
 
@@ -203,6 +203,74 @@ def serve(
         log_level=log_level,
         access_log=False,
     )
+
+
+audit_app = typer.Typer(
+    help="Tamper-evident audit chains of append-only tables (docs/audit.md).",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    table: Annotated[
+        str | None,
+        typer.Option(
+            "--table", help="Schema name of one table to check (default: every chained table)."
+        ),
+    ] = None,
+    database: DatabaseOpt = None,
+    schemas: SchemasOpt = None,
+    relations: RelationsOpt = None,
+) -> None:
+    """Recompute every audit_chain stamp; exit 1 at a broken link, printing the first one."""
+    from graph.audit import verify_chain
+    from graph.naming import suggest
+    from graph.sql.tables import build_catalog
+
+    settings = _settings(database, schemas, relations)
+    spec = _load(settings)
+    chained = [t for t in spec.tables.values() if t.audit_chain is not None]
+    if table is not None:
+        if table not in spec.tables:
+            typer.echo(
+                f"unknown table '{table}'{suggest(table, spec.tables)} [BAD_USER_INPUT]", err=True
+            )
+            raise typer.Exit(2)
+        if spec.table(table).audit_chain is None:
+            typer.echo(f"table '{table}' has no audit_chain [BAD_USER_INPUT]", err=True)
+            raise typer.Exit(2)
+        chained = [spec.table(table)]
+    if not chained:
+        typer.echo("nothing to verify: no table has an audit_chain")
+        return
+    catalog = build_catalog(spec)
+    intact = True
+    with _database(settings) as engine, engine.connect() as conn:
+        existing = set(engine.dialect.get_table_names(conn))
+        for chained_table in chained:
+            if chained_table.table not in existing:
+                typer.echo(
+                    f"table {chained_table.table} does not exist in "
+                    f"{redact(settings.database_url)}; run grace-graph init [MISSING_TABLE]",
+                    err=True,
+                )
+                raise typer.Exit(2)
+            report = verify_chain(conn, catalog, chained_table)
+            if report.intact:
+                typer.echo(f"ok: {report.message}")
+                if report.head is not None:
+                    # The value to anchor outside the database (docs/audit.md).
+                    typer.echo(f"  head: row id {report.head_id}, {report.head}")
+            else:
+                intact = False
+                typer.echo(f"broken: {report.message}", err=True)
+                typer.echo(
+                    f"  {report.broken} of {report.rows} rows do not follow the chain", err=True
+                )
+    if not intact:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode, prin
 from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
+from graph.instants import utc_text
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN
 
 __all__ = ["JSON", "SCALAR_MAP", "BigInt", "python_type"]
@@ -194,16 +195,9 @@ def parse_datetime_literal(
 
 
 def serialize_datetime(value: Any) -> str:
-    """`YYYY-MM-DDTHH:MM:SS.ffffffZ`: one width for every value, so text order is time order."""
     if not isinstance(value, dt.datetime):
         raise TypeError(f"DateTime cannot serialize {value!r}")
-    # SQLite hands back naive values; the engine stores every datetime in UTC.
-    utc = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-    # Not strftime: its %Y does not pad years below 1000 on every platform.
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
-    )
+    return utc_text(value)
 
 
 # -- Date -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from rich.progress import (
 )
 from sqlalchemy import JSON, Connection, Engine, Table, bindparam, literal, select, text
 
+from graph.audit import canonical_encoding, chain_lock_key, next_stamp
 from graph.errors import GraphError
 from graph.seed.generate import TableRows
 from graph.seed.grace import GRACE
@@ -140,12 +141,54 @@ def write_all(
         for name in plan.order:
             spec = catalog.spec.table(name)
             rows = TableRows(spec, plan, profile, seed=seed, now=now)
-            tracked = bar.track(spec.table, rows.count, rows)
+            columns: list[str] = rows.columns
+            stream: Iterable[tuple[Any, ...]] = rows
+            if spec.audit_chain is not None:
+                if postgres:
+                    # Server writes to the chain wait for the seed's rows (graph/audit.py).
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": chain_lock_key(spec)}
+                    )
+                columns, stream = chained_rows(spec, rows.columns, rows)
+            tracked = bar.track(spec.table, rows.count, stream)
             if postgres:
-                copy_rows(conn, catalog.table(name), spec, rows.columns, tracked)
+                copy_rows(conn, catalog.table(name), spec, columns, tracked)
             else:
-                insert_rows(conn, catalog.table(name), spec, rows.columns, tracked)
+                insert_rows(conn, catalog.table(name), spec, columns, tracked)
+            if postgres and spec.audit_chain is not None and rows.count:
+                # The ids were written explicitly: move the identity sequence past them, so
+                # that the next insert (graph/audit.py draws from the sequence) gets a new id.
+                conn.execute(
+                    text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :last)"),
+                    {"table": spec.table, "last": rows.count},
+                )
     return sum(plan.counts.values())
+
+
+def chained_rows(
+    spec: TableSpec, columns: list[str], rows: Iterable[tuple[Any, ...]]
+) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """The rows of a table with an `audit_chain`, with explicit ids and their stamps.
+
+    A stamp covers the row's id and created_at (graph/audit.py), so both must be known before
+    the row is written: the seed only writes to empty tables, so ids are 1, 2, ... in row
+    order, as the database would have given them. Each stamp is computed over the values
+    exactly as they are written, chained onto the row before.
+    """
+    assert spec.audit_chain is not None
+    names = ["id", *columns]
+    stamp_at = names.index(spec.audit_chain)
+
+    def stream() -> Iterator[tuple[Any, ...]]:
+        previous: str | None = None
+        for row_id, row in enumerate(rows, start=1):
+            values = [row_id, *row]
+            record = dict(zip(names, values, strict=True))
+            previous = next_stamp(previous, canonical_encoding(spec, record))
+            values[stamp_at] = previous
+            yield tuple(values)
+
+    return names, stream()
 
 
 def copy_rows(

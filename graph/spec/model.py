@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from graph.errors import SourcePos
 from graph.naming import camel_case, lower_first
@@ -35,6 +35,12 @@ LIST_ELEMENT_TYPES = frozenset(
 )
 # Types a natural key may have: short, comparable, indexable.
 KEY_TYPES = frozenset({FieldType.STRING, FieldType.INT, FieldType.BIGINT, FieldType.UUID})
+
+
+OnMissing = Literal["reject", "allow"]
+OnDelete = Literal["restrict", "set_null", "cascade", "allow"]
+ON_MISSING: tuple[OnMissing, ...] = ("reject", "allow")
+ON_DELETE: tuple[OnDelete, ...] = ("restrict", "set_null", "cascade", "allow")
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,10 @@ class RelationSpec:
     reverse_description: str
     pos: SourcePos
     where: tuple[tuple[str, Any], ...] = ()
+    # What writes do about links (docs/schema-format.md, "Links under writes"): a written
+    # `from` value that names no `to` row, and a deleted `to` row that `from` rows still name.
+    on_missing: OnMissing = "allow"
+    on_delete: OnDelete = "allow"
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,8 @@ class TableSpec:
     indexes: tuple[IndexSpec, ...]
     pos: SourcePos
     append_only: bool = False
+    # The field that holds each row's tamper-evident stamp (graph/audit.py), if any.
+    audit_chain: str | None = None
     relations: tuple[RelationEnd, ...] = ()
     _by_name: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
 

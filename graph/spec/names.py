@@ -45,6 +45,11 @@ def check_generated_names(tables: dict[str, TableSpec], issues: Issues) -> None:
             (naming.order_input_name(t), f"order input of {table.name}"),
             (naming.connection_type_name(t), f"connection type of {table.name}"),
             (naming.edge_type_name(t), f"edge type of {table.name}"),
+            (naming.insert_input_name(t), f"insert input of {table.name}"),
+            (naming.set_input_name(t), f"update input of {table.name}"),
+            (naming.on_conflict_input_name(t), f"upsert input of {table.name}"),
+            (naming.upsert_field_enum_name(t), f"upsert field enum of {table.name}"),
+            (naming.write_result_name(t), f"write result type of {table.name}"),
         ):
             claim(type_names, name, what, table.pos)
         for field in table.fields:

@@ -8,12 +8,32 @@ from typing import Any
 from graph.errors import SourcePos
 from graph.naming import name_problem, suggest
 from graph.spec.issues import Issues
-from graph.spec.model import FieldSpec, FieldType, RelationEnd, RelationSpec, TableSpec
+from graph.spec.model import (
+    ON_DELETE,
+    ON_MISSING,
+    FieldSpec,
+    FieldType,
+    OnDelete,
+    OnMissing,
+    RelationEnd,
+    RelationSpec,
+    TableSpec,
+)
 from graph.spec.reading import report_unknown_keys
 from graph.spec.tables import to_python, value_problem
 from graph.spec.yaml_tree import YMap, YNode, YScalar, YSeq
 
-RELATION_KEYS = ("name", "from", "to", "reverse", "description", "reverse_description", "where")
+RELATION_KEYS = (
+    "name",
+    "from",
+    "to",
+    "reverse",
+    "description",
+    "reverse_description",
+    "where",
+    "on_missing",
+    "on_delete",
+)
 REQUIRED_RELATION_KEYS = ("name", "from", "to", "reverse")
 # Types whose values can be compared for equality across two columns.
 _COMPARABLE = {
@@ -81,6 +101,7 @@ class RelationChecker:
         (from_table, from_field), (to_table, to_field) = source, target
         self._compatible(node, source, target)
         where = self._where(node.items.get("where"), from_table)
+        on_missing, on_delete = self._write_rules(node, source, target)
         self._unique_name(node.items["name"].pos, from_table, name)
         self._unique_name(node.items["reverse"].pos, to_table, reverse)
         if len(self.issues) > before:
@@ -97,6 +118,8 @@ class RelationChecker:
             or f"Linked {self.tables[from_table].plural}.",
             pos=node.pos,
             where=where,
+            on_missing=on_missing,
+            on_delete=on_delete,
         )
 
     def _name(self, node: YMap, key: str) -> str | None:
@@ -201,6 +224,53 @@ class RelationChecker:
                 continue
             result.append((name, value))
         return tuple(result)
+
+    def _choice(self, node: YMap, key: str, allowed: tuple[str, ...]) -> str:
+        scalar = node.items.get(key)
+        if scalar is None:
+            return "allow"
+        value = scalar.value if isinstance(scalar, YScalar) else None
+        if value not in allowed:
+            self.issues.add(scalar.pos, "BAD_VALUE", f"'{key}' must be one of {', '.join(allowed)}")
+            return "allow"
+        return str(value)
+
+    def _write_rules(
+        self, node: YMap, source: tuple[str, str], target: tuple[str, str]
+    ) -> tuple[OnMissing, OnDelete]:
+        """on_missing and on_delete, checked against what the two ends can do."""
+        on_missing: OnMissing = self._choice(node, "on_missing", ON_MISSING)  # type: ignore[assignment]
+        on_delete: OnDelete = self._choice(node, "on_delete", ON_DELETE)  # type: ignore[assignment]
+        if on_missing == "allow" and on_delete == "allow":
+            return on_missing, on_delete
+        source_table, target_table = self.tables[source[0]], self.tables[target[0]]
+        from_field, to_field = source_table.field(source[1]), target_table.field(target[1])
+        pos = node.items.get("on_delete", node.items.get("on_missing", node)).pos
+        if to_field.is_list:
+            self.issues.add(
+                pos,
+                "BAD_VALUE",
+                "on_missing and on_delete need the 'to' end to be a single value, "
+                f"not the list {target[0]}.{target[1]}",
+            )
+        if on_delete in ("set_null", "cascade") and source_table.append_only:
+            self.issues.add(
+                pos,
+                "BAD_VALUE",
+                f"on_delete: {on_delete} would change rows of the append-only table "
+                f"'{source[0]}'; use restrict or allow",
+            )
+        if (
+            on_delete == "set_null"
+            and not from_field.is_list
+            and (from_field.required or from_field.name == source_table.key)
+        ):
+            self.issues.add(
+                pos,
+                "BAD_VALUE",
+                f"on_delete: set_null cannot empty {source[0]}.{source[1]}: it is required",
+            )
+        return on_missing, on_delete
 
     def _unique_name(self, pos: SourcePos, table: str, name: str) -> None:
         previous = self.seen.get((table, name))

@@ -30,7 +30,17 @@ from graph.spec.model import (
 from graph.spec.reading import read_bool, report_unknown_keys
 from graph.spec.yaml_tree import YMap, YNode, YScalar, YSeq
 
-TABLE_KEYS = ("table", "type", "plural", "description", "key", "fields", "indexes", "append_only")
+TABLE_KEYS = (
+    "table",
+    "type",
+    "plural",
+    "description",
+    "key",
+    "fields",
+    "indexes",
+    "append_only",
+    "audit_chain",
+)
 REQUIRED_TABLE_KEYS = ("table", "type", "description", "key", "fields")
 FIELD_KEYS = (
     "type",
@@ -48,6 +58,10 @@ FIELD_KEYS = (
 )
 TYPE_NAMES = tuple(t.value for t in FieldType)
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# Length of an audit stamp, "sha256:" and 64 hex digits (graph/audit.py): an `audit_chain`
+# field with a shorter max_length could not hold one. Kept here because the spec layer imports
+# nothing from the SQL side; tests/test_audit.py checks the two agree.
+AUDIT_STAMP_LENGTH = 71
 
 
 def engine_fields(pos: SourcePos) -> tuple[FieldSpec, ...]:
@@ -141,6 +155,7 @@ class TableChecker:
         fields = self._fields(tree.items.get("fields"))
         key_name = self._key(tree, fields)
         indexes = self._indexes(tree.items.get("indexes"), fields)
+        audit_chain = self._audit_chain(tree, fields, key_name, append_only)
         if len(self.issues) > before or table is None or type_name is None or key_name is None:
             return None
         return TableSpec(
@@ -154,6 +169,7 @@ class TableChecker:
             indexes=indexes,
             pos=tree.pos,
             append_only=append_only,
+            audit_chain=audit_chain,
         )
 
     # -- table-level keys -------------------------------------------------------------------
@@ -221,6 +237,69 @@ class TableChecker:
                 "BAD_KEY",
                 f"key '{name}' has type {by_name[name].type.value}; a key must be one of "
                 + ", ".join(sorted(t.value for t in KEY_TYPES)),
+            )
+            return None
+        return name
+
+    def _audit_chain(
+        self, tree: YMap, fields: list[FieldSpec], key_name: str | None, append_only: bool
+    ) -> str | None:
+        """The field that holds the server-assigned stamp of each row (docs/audit.md).
+
+        The server writes the stamp, so the field must be able to hold one (a string of at
+        least AUDIT_STAMP_LENGTH characters), every row must have one (required) and no two
+        the same (unique). A chain over rows that can be changed in place proves nothing
+        beyond "someone changed them", so the table must be append-only.
+        """
+        scalar = self._scalar(tree, "audit_chain")
+        if scalar is None:
+            return None
+        name = scalar.value
+        if not isinstance(name, str) or scalar.is_yaml11_bool:
+            self.issues.add(
+                scalar.pos, "BAD_VALUE", "'audit_chain' must name a field of this table"
+            )
+            return None
+        by_name = {f.name: f for f in fields}
+        if name not in by_name:
+            # Fields that failed their own checks are absent; don't report them twice.
+            fields_node = tree.items.get("fields")
+            if not (isinstance(fields_node, YMap) and name in fields_node.items):
+                self.issues.add(
+                    scalar.pos,
+                    "MISSING_COLUMN",
+                    f"audit_chain '{name}' is not a declared field of this table"
+                    f"{suggest(name, by_name)}",
+                )
+            return None
+        field = by_name[name]
+        problems = []
+        if field.type is not FieldType.STRING:
+            problems.append(f"have type string, not {field.type.value}")
+        if not field.required:
+            problems.append("be required: true")
+        if not field.unique:
+            problems.append("be unique: true")
+        if field.max_length is not None and field.max_length < AUDIT_STAMP_LENGTH:
+            problems.append(
+                f"have no max_length or one >= {AUDIT_STAMP_LENGTH} "
+                f"(a stamp has {AUDIT_STAMP_LENGTH} characters), not {field.max_length}"
+            )
+        if name == key_name:
+            problems.append("not be the table's key (clients choose keys, the server stamps)")
+        if problems:
+            self.issues.add(
+                scalar.pos,
+                "BAD_VALUE",
+                f"audit_chain field '{name}' must " + "; must ".join(problems),
+            )
+            return None
+        if not append_only:
+            self.issues.add(
+                scalar.pos,
+                "BAD_VALUE",
+                "audit_chain needs append_only: true (a chain over rows that can be updated "
+                "or deleted proves nothing)",
             )
             return None
         return name

@@ -254,6 +254,16 @@ def _append_only_trigger(sql_table: Table) -> None:
                 f"SELECT RAISE(ABORT, '{name} is append-only'); END"
             ).execute_if(dialect="sqlite"),
         )
+    # TRUNCATE removes rows without firing row triggers; PostgreSQL has statement triggers for
+    # it. SQLite has no TRUNCATE (its `DELETE FROM t` fires the row trigger above).
+    event.listen(
+        sql_table,
+        "after_create",
+        _ddl(
+            f"CREATE TRIGGER {identifier('trg', name, 'no', 'truncate')} BEFORE TRUNCATE ON "
+            f"{name} FOR EACH STATEMENT EXECUTE FUNCTION grace_refuse_change()"
+        ).execute_if(dialect="postgresql"),
+    )
 
 
 PG_FUNCTIONS = (
@@ -262,6 +272,8 @@ PG_FUNCTIONS = (
     BEGIN NEW.updated_at = now(); RETURN NEW; END
     $$ LANGUAGE plpgsql
     """,
+    # Row triggers (UPDATE, DELETE) and the statement trigger (TRUNCATE) of append-only tables:
+    # it always raises, so it never needs to return NEW or OLD (statement triggers have none).
     """
     CREATE OR REPLACE FUNCTION grace_refuse_change() RETURNS trigger AS $$
     BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
