@@ -6,6 +6,13 @@ GraphError                      code: INTERNAL_SERVER_ERROR
  +-- ServiceUnavailableError    SERVICE_UNAVAILABLE (the database cannot be reached)
  +-- DatabaseUrlError           BAD_DATABASE_URL (graph/sql/engine.py)
  +-- SeedError                  SEED_CONFLICT (graph/seed/load.py)
+ +-- WriteError                 a write refused as a whole; nothing was changed (graph/sql/write.py)
+      +-- ConflictError         CONFLICT (a natural key or unique value is taken)
+      +-- MissingTargetError    MISSING_LINK_TARGET (on_missing: reject)
+      +-- RestrictedError       RESTRICTED (on_delete: restrict, or other rows link to a value)
+      +-- TooManyMatchesError   TOO_MANY_MATCHES (more rows match than atMost)
+      +-- AppendOnlyError       APPEND_ONLY (an update or delete of an append-only table)
+      +-- WriteLimitError       LIMIT_EXCEEDED (more rows than one write may hold)
 
 Limits (depth, aliases, tokens, body size) are enforced before any resolver runs and answer
 LIMIT_EXCEEDED from graph/gql/errors.py and graph/limits.py.
@@ -65,6 +72,36 @@ class SpecErrors(GraphError):
         super().__init__(f"{lines}\n{count} error{'s' if count != 1 else ''} in the spec files")
 
 
+Path = tuple[str | int, ...]
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """`("rows", 3, "trustScore")` -> `rows[3].trustScore`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refused value of a write: where it is and what is wrong with it."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        where = dotted(self.path)
+        return f"{where}: {self.message}" if where else self.message
+
+
+def listed(problems: Sequence[Problem]) -> str:
+    return "; ".join(str(p) for p in problems)
+
+
 class UserInputError(GraphError):
     """A client's argument is wrong; `path` names the argument (e.g. where.status.eq)."""
 
@@ -74,6 +111,38 @@ class UserInputError(GraphError):
         self.argument_path = tuple(path)
         where = ".".join(str(p) for p in self.argument_path)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class WriteError(GraphError):
+    """A write refused as a whole: nothing of it was kept. `problems` names each cause."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+class ConflictError(WriteError):
+    code = "CONFLICT"
+
+
+class MissingTargetError(WriteError):
+    code = "MISSING_LINK_TARGET"
+
+
+class RestrictedError(WriteError):
+    code = "RESTRICTED"
+
+
+class TooManyMatchesError(WriteError):
+    code = "TOO_MANY_MATCHES"
+
+
+class AppendOnlyError(WriteError):
+    code = "APPEND_ONLY"
+
+
+class WriteLimitError(WriteError):
+    code = "LIMIT_EXCEEDED"
 
 
 class ServiceUnavailableError(GraphError):

@@ -284,3 +284,31 @@ def connection_root_name(list_root: str) -> str:
 
 def aggregate_root_name(list_root: str) -> str:
     return f"{list_root}Aggregate"
+
+
+# -- mutations (graph/gql/mutations.py) ------------------------------------------------------
+
+
+def insert_input_name(type_name: str) -> str:
+    return f"{type_name}Insert"
+
+
+def set_input_name(type_name: str) -> str:
+    return f"{type_name}Set"
+
+
+def on_conflict_input_name(type_name: str) -> str:
+    return f"{type_name}OnConflict"
+
+
+def upsert_field_enum_name(type_name: str) -> str:
+    return f"{type_name}UpsertField"
+
+
+def write_result_name(type_name: str) -> str:
+    return f"{type_name}WriteResult"
+
+
+def mutation_root_names(plural: str) -> tuple[str, str, str]:
+    """`insertPlaybooks`, `updatePlaybooks`, `deletePlaybooks`."""
+    return f"insert{plural}", f"update{plural}", f"delete{plural}"

@@ -38,6 +38,9 @@ class Settings:
     db_pool_size: int = 10
     # Requests with a larger body are refused (413) before anything parses them.
     max_body_bytes: int = 1_000_000
+    # Rows one write may insert, update or delete (GraphQL and the Python registry alike;
+    # `grace-graph load` streams files of any size in batches below it).
+    max_write_rows: int = 10_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,6 +56,7 @@ class Settings:
             max_query_tokens=_env_int("GRAPH_MAX_QUERY_TOKENS", 5000),
             db_pool_size=_env_int("GRAPH_DB_POOL_SIZE", 10),
             max_body_bytes=_env_int("GRAPH_MAX_BODY_BYTES", 1_000_000),
+            max_write_rows=_env_int("GRAPH_MAX_WRITE_ROWS", 10_000),
         )
 
     def with_database(self, url: str | None) -> Settings:

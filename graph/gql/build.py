@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import strawberry
@@ -12,6 +12,7 @@ from graphql import GraphQLError, GraphQLObjectType
 from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
+    SchemaExtension,
     ValidationCache,
     max_aliases,
     query_depth_limiter,
@@ -21,7 +22,9 @@ from strawberry.types import ExecutionContext
 
 from graph import naming
 from graph.gql import resolvers
+from graph.gql.context import RequestContext
 from graph.gql.errors import LIMIT_EXCEEDED, ValidationRules, error_code, with_code
+from graph.gql.mutations import mutation_fields
 from graph.gql.scalars import SCALAR_MAP, BigInt, python_type
 from graph.gql.types import (
     GeneratedTypes,
@@ -89,6 +92,16 @@ def _root_fields(table: TableSpec, types: GeneratedTypes) -> dict[str, Any]:
     return fields
 
 
+class EndReadSession(SchemaExtension):
+    """Ends the operation's read transaction (graph/gql/context.py ReadSession) after it ran."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        if isinstance(context, RequestContext):
+            await context.session.close()
+
+
 class GraceSchema(strawberry.Schema):
     """Logs only what is the server's fault; the client's mistakes are answers, not incidents."""
 
@@ -136,10 +149,18 @@ def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
         for name, field in _root_fields(table, types).items():
             setattr(query, f"root_{name}", field)
     query_type = strawberry.type(query, description="Read the Grace memory tables.")
+    mutation = type("Mutation", (), {"__module__": __name__})
+    for name, field in mutation_fields(spec, types).items():
+        setattr(mutation, f"root_{name}", field)
+    mutation_type = strawberry.type(
+        mutation, description="Write the Grace memory tables: every field is one transaction."
+    )
     schema = GraceSchema(
         query=query_type,
+        mutation=mutation_type,
         config=StrawberryConfig(default_resolver=operator.getitem, scalar_map=SCALAR_MAP),
         extensions=[
+            EndReadSession,
             functools.partial(ValidationRules, _limit_rules(settings)),
             functools.partial(ParserCache, maxsize=512),
             functools.partial(ValidationCache, maxsize=512),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -13,11 +14,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from graph.errors import ServiceUnavailableError
-from graph.gql.selection import TableIndex, build_index
 from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.compile import Compiler
+from graph.sql.engine import WRITE
 from graph.sql.tables import Catalog
+from graph.where import TableIndex, build_index
+from graph.writes import WriteOps
 
 T = TypeVar("T")
 
@@ -37,33 +40,97 @@ class GraphContext:
     index: dict[str, TableIndex] = field(init=False)
     reader: Engine = field(init=False)
 
+    writer: Engine = field(init=False)
+    writes: WriteOps = field(init=False)
+
     def __post_init__(self) -> None:
         self.index = build_index(self.spec)
-        # Reads need no transaction: under READ COMMITTED each statement sees its own snapshot
-        # either way, and skipping BEGIN/ROLLBACK saves two round trips per request.
-        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.writes = WriteOps(self.spec, self.settings)
+        # Every statement of one operation reads one snapshot: a read-only REPEATABLE READ
+        # transaction on PostgreSQL, one deferred transaction on SQLite (WAL keeps its
+        # snapshot from the first read until it ends).
+        if self.dialect == "postgresql":
+            self.reader = self.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        else:
+            self.reader = self.engine
+        # Writes run under READ COMMITTED with explicit row locks on PostgreSQL
+        # (graph/sql/write.py); SQLite takes its write lock when the transaction begins.
+        self.writer = self.engine.execution_options(**{WRITE: True})
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    async def run(self, work: Callable[[Connection, Compiler], T]) -> T:
-        """Run `work` on one pooled connection in a worker thread: one hop per root field."""
+    def compiler(self) -> Compiler:
+        return Compiler(self.catalog, self.dialect, self.clock())
+
+    async def write(self, work: Callable[[Connection, Compiler], T]) -> T:
+        """Run `work` in one write transaction; return only after it committed."""
 
         def in_thread() -> T:
-            with self.reader.connect() as conn:
-                return work(conn, Compiler(self.catalog, self.dialect, self.clock()))
+            with self.writer.connect() as conn, conn.begin():
+                return work(conn, self.compiler())
 
-        try:
+        with database_errors():
             return await anyio.to_thread.run_sync(in_thread)
-        except (OperationalError, PoolTimeoutError) as exc:
-            raise ServiceUnavailableError("the database is unavailable; try again shortly") from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise ServiceUnavailableError(
-                    "the database connection was lost; try again"
-                ) from exc
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A database that cannot be reached is the server's state, not the client's mistake."""
+    try:
+        yield
+    except (OperationalError, PoolTimeoutError) as exc:
+        raise ServiceUnavailableError("the database is unavailable; try again shortly") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise ServiceUnavailableError("the database connection was lost; try again") from exc
+        raise
+
+
+class ReadSession:
+    """One read transaction shared by the root fields of one operation.
+
+    Root fields resolve concurrently; they take turns on the one connection (a lock), so each
+    statement of the operation sees the same snapshot. The connection is opened by the first
+    root field that reads and closed when the operation ends (ReadSnapshot extension).
+    """
+
+    def __init__(self, graph: GraphContext) -> None:
+        self.graph = graph
+        self._lock = anyio.Lock()
+        self._conn: Connection | None = None
+
+    async def run(self, work: Callable[[Connection, Compiler], T]) -> T:
+        async with self._lock:
+            with database_errors():
+                return await anyio.to_thread.run_sync(self._in_thread, work)
+
+    def _in_thread(self, work: Callable[[Connection, Compiler], T]) -> T:
+        if self._conn is None:
+            self._conn = self.graph.reader.connect()
+            self._conn.begin()
+        try:
+            return work(self._conn, self.graph.compiler())
+        except Exception:
+            # A failed statement aborts the transaction on PostgreSQL: start afresh.
+            self._close()
             raise
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.rollback()  # nothing was written; ending the snapshot is all
+            finally:
+                conn.close()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            async with self._lock:
+                await anyio.to_thread.run_sync(self._close)
 
 
 @dataclass
@@ -72,3 +139,7 @@ class RequestContext:
 
     graph: GraphContext
     request: Any = None
+    session: ReadSession = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.session = ReadSession(self.graph)

@@ -112,6 +112,10 @@ def format_error(error: GraphQLError, *, debug: bool) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, UserInputError) and original.argument_path:
         extensions["argumentPath"] = list(original.argument_path)
+    problems = getattr(original, "problems", ())
+    if problems:
+        # Every refused value of a write, each with its path inside the field's arguments.
+        extensions["problems"] = [{"path": list(p.path), "message": p.message} for p in problems]
     if code == INTERNAL:
         log.error("internal error", exc_info=original)
         if not debug:

@@ -15,7 +15,7 @@ from graph.plan import Compare, Page, Read, Rows
 from graph.sql.execute import fetch_rows, sort_values
 
 
-def _planner(info: Any) -> Planner:
+def planner_for(info: Any) -> Planner:
     ctx: RequestContext = info.context
     graph = ctx.graph
     return Planner(
@@ -25,7 +25,7 @@ def _planner(info: Any) -> Planner:
 
 def _root(info: strawberry.Info) -> tuple[Any, Planner, str, dict[str, Any]]:
     raw = info._raw_info
-    planner = _planner(raw)
+    planner = planner_for(raw)
     args = planner.arguments(raw.parent_type.name, raw.field_nodes[0])
     return raw, planner, raw.path.key, args  # type: ignore[return-value]
 
@@ -33,8 +33,9 @@ def _root(info: strawberry.Info) -> tuple[Any, Planner, str, dict[str, Any]]:
 async def resolve_list(table: str, info: strawberry.Info) -> list[dict[Any, Any]]:
     raw, planner, key, args = _root(info)
     read = planner.read(table, planner.subfields(list(raw.field_nodes)), args, (key,))
-    graph = info.context.graph
-    rows: Rows = await graph.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
+    rows: Rows = await info.context.session.run(
+        lambda conn, compiler: fetch_rows(conn, compiler, read)
+    )
     return rows.items
 
 
@@ -48,12 +49,11 @@ async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | Non
     field = spec.key if name != "id" else "id"
     read = planner.read(table, planner.subfields(list(raw.field_nodes)), {}, (key,), many=False)
     read = Read(read.table, read.columns, Compare(field, "eq", value), (), 1, 0, read.children)
-    graph = info.context.graph
-    rows = await graph.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
+    rows = await info.context.session.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
     return rows.items[0] if rows.items else None
 
 
-def _named(fields: dict[str, list[FieldNode]], name: str) -> list[FieldNode]:
+def named(fields: dict[str, list[FieldNode]], name: str) -> list[FieldNode]:
     """Every selection of the field `name`, whatever alias the client gave it."""
     return [node for found in fields.values() for node in found if node.name.value == name]
 
@@ -62,8 +62,8 @@ def _node_fields(planner: Planner, nodes: list[FieldNode]) -> dict[str, list[Fie
     """The row fields asked for under `edges { node }` and under `nodes`, merged."""
     top = planner.subfields(nodes)
     merged: dict[str, list[FieldNode]] = {}
-    edges = planner.subfields(_named(top, "edges"))
-    sources = [_named(edges, "node"), _named(top, "nodes")]
+    edges = planner.subfields(named(top, "edges"))
+    sources = [named(edges, "node"), named(top, "nodes")]
     for fields in (planner.subfields(source) for source in sources):
         for key, found in fields.items():
             known = merged.setdefault(key, [])
@@ -88,8 +88,9 @@ async def resolve_connection(table: str, info: strawberry.Info) -> dict[str, Any
         n.name.value for f in planner.subfields(nodes).values() for n in f
     }
     page = Page(first=first, after=after, want_total=wants_total)
-    graph = info.context.graph
-    rows = await graph.run(lambda conn, compiler: fetch_rows(conn, compiler, read, page))
+    rows = await info.context.session.run(
+        lambda conn, compiler: fetch_rows(conn, compiler, read, page)
+    )
     count = len(read.order)
     edges = [
         {"cursor": encode_cursor(signature, sort_values(row, count)), "node": row}

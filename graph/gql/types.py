@@ -42,15 +42,15 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
 
 
-def _bare(name: str) -> type:
+def bare(name: str) -> type:
     return type(name, (), {"__module__": __name__})
 
 
-def _input_field(gql_name: str, description: str) -> Any:
+def input_field(gql_name: str, description: str) -> Any:
     return strawberry.field(name=gql_name, description=description, default=strawberry.UNSET)
 
 
-def _optional(annotation: Any) -> Any:
+def optional(annotation: Any) -> Any:
     return annotation | None
 
 
@@ -83,6 +83,7 @@ def make_resolver(
     returns: Any,
     *,
     with_root: bool = False,
+    required: tuple[str, ...] = (),
 ) -> Callable[..., Any]:
     """Give `body(root?, info, **args)` the typed signature strawberry reads arguments from."""
 
@@ -98,7 +99,9 @@ def make_resolver(
     parameters = [inspect.Parameter("root", positional)] if with_root else []
     parameters.append(inspect.Parameter("info", positional, annotation=strawberry.Info))
     parameters += [
-        inspect.Parameter(p, keyword, default=strawberry.UNSET, annotation=_optional(t))
+        inspect.Parameter(p, keyword, annotation=t)
+        if p in required
+        else inspect.Parameter(p, keyword, default=strawberry.UNSET, annotation=optional(t))
         for p, t in params
     ]
     fn.__signature__ = inspect.Signature(  # type: ignore[union-attr]
@@ -134,6 +137,16 @@ def column_reader(name: str) -> Callable[..., Any]:
     return read_column
 
 
+def field_type(types: GeneratedTypes, table: TableSpec, f: FieldSpec) -> Any:
+    """The Python annotation strawberry reads a field's GraphQL type from."""
+    if f.type is FieldType.ENUM:
+        return types.enums[(table.name, f.name)]
+    if f.type is FieldType.LIST:
+        assert f.of is not None
+        return list_of(python_type(f.of.value))
+    return python_type(f.type.value)
+
+
 class TypeBuilder:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -144,12 +157,10 @@ class TypeBuilder:
         for table in self.spec.tables.values():
             self._enums(table)
         for table in self.spec.tables.values():
-            self.types.objects[table.name] = _bare(table.type_name)
-            self.types.wheres[table.name] = _bare(naming.where_input_name(table.type_name))
-            self.types.many_wheres[table.name] = _bare(
-                naming.many_where_input_name(table.type_name)
-            )
-            self.types.orders[table.name] = _bare(naming.order_input_name(table.type_name))
+            self.types.objects[table.name] = bare(table.type_name)
+            self.types.wheres[table.name] = bare(naming.where_input_name(table.type_name))
+            self.types.many_wheres[table.name] = bare(naming.many_where_input_name(table.type_name))
+            self.types.orders[table.name] = bare(naming.order_input_name(table.type_name))
         for table in self.spec.tables.values():
             self._object(table)
             self._where(table)
@@ -226,24 +237,19 @@ class TypeBuilder:
             filters.ELEMENT: element,
             filters.ELEMENTS: list_of(element) if element is not None else None,
         }
-        cls = _bare(name)
+        cls = bare(name)
         annotations: dict[str, Any] = {}
         for op in operators:
             attr = _python_name(op.name)
-            annotations[attr] = _optional(value_types[op.value])
-            setattr(cls, attr, _input_field(op.name, op.description))
+            annotations[attr] = optional(value_types[op.value])
+            setattr(cls, attr, input_field(op.name, op.description))
         cls.__annotations__ = annotations
         self.types.scalar_filters[name] = strawberry.input(cls, description=description)
 
     # -- per table ----------------------------------------------------------------------
 
     def _field_type(self, table: TableSpec, f: FieldSpec) -> Any:
-        if f.type is FieldType.ENUM:
-            return self.types.enums[(table.name, f.name)]
-        if f.type is FieldType.LIST:
-            assert f.of is not None
-            return list_of(python_type(f.of.value))
-        return python_type(f.type.value)
+        return field_type(self.types, table, f)
 
     def _filter_type(self, table: TableSpec, f: FieldSpec) -> Any:
         if f.type is FieldType.ENUM:
@@ -268,7 +274,7 @@ class TypeBuilder:
         annotations: dict[str, Any] = {}
         for f in table.fields:
             py = self._field_type(table, f)
-            annotations[f.name] = py if f.required or f.name == table.key else _optional(py)
+            annotations[f.name] = py if f.required or f.name == table.key else optional(py)
             setattr(cls, f.name, strawberry.field(name=f.gql_name, description=f.description))
         cls.__annotations__ = annotations
         for end in table.relations:
@@ -281,31 +287,31 @@ class TypeBuilder:
             returns: Any = list_of(target)
             params = list_arguments(self.types, end.target)
         else:
-            returns, params = _optional(target), []
+            returns, params = optional(target), []
         resolver = make_resolver(read_link, f"resolve_{end.name}", params, returns, with_root=True)
         return strawberry.field(resolver=resolver, name=end.gql_name, description=end.description)
 
     def _where(self, table: TableSpec) -> None:
         cls = self.types.wheres[table.name]
         annotations: dict[str, Any] = {
-            "and_": _optional(list_of(cls)),
-            "or_": _optional(list_of(cls)),
-            "not_": _optional(cls),
+            "and_": optional(list_of(cls)),
+            "or_": optional(list_of(cls)),
+            "not_": optional(cls),
         }
         combinators = {
-            "and_": _input_field("and", "Every one of these filters holds."),
-            "or_": _input_field("or", "At least one of these filters holds."),
-            "not_": _input_field("not", "This filter does not hold."),
+            "and_": input_field("and", "Every one of these filters holds."),
+            "or_": input_field("or", "At least one of these filters holds."),
+            "not_": input_field("not", "This filter does not hold."),
         }
         for attr, value in combinators.items():
             setattr(cls, attr, value)
         for f in table.fields:
-            annotations[f.name] = _optional(self._filter_type(table, f))
-            setattr(cls, f.name, _input_field(f.gql_name, f.description))
+            annotations[f.name] = optional(self._filter_type(table, f))
+            setattr(cls, f.name, input_field(f.gql_name, f.description))
         for end in table.relations:
             target = (self.types.many_wheres if end.many else self.types.wheres)[end.target]
-            annotations[f"rel_{end.name}"] = _optional(target)
-            setattr(cls, f"rel_{end.name}", _input_field(end.gql_name, end.description))
+            annotations[f"rel_{end.name}"] = optional(target)
+            setattr(cls, f"rel_{end.name}", input_field(end.gql_name, end.description))
         cls.__annotations__ = annotations
         strawberry.input(cls, description=f"Filter on {table.plural}; all given parts must hold.")
 
@@ -313,13 +319,13 @@ class TypeBuilder:
         cls = self.types.many_wheres[table.name]
         where = self.types.wheres[table.name]
         cls.__annotations__ = {
-            "some": _optional(where),
-            "none": _optional(where),
-            "every": _optional(where),
+            "some": optional(where),
+            "none": optional(where),
+            "every": optional(where),
         }
-        cls.some = _input_field("some", "At least one linked row matches.")  # type: ignore[attr-defined]
-        cls.none = _input_field("none", "No linked row matches.")  # type: ignore[attr-defined]
-        cls.every = _input_field("every", "Every linked row matches (true when none).")  # type: ignore[attr-defined]
+        cls.some = input_field("some", "At least one linked row matches.")  # type: ignore[attr-defined]
+        cls.none = input_field("none", "No linked row matches.")  # type: ignore[attr-defined]
+        cls.every = input_field("every", "Every linked row matches (true when none).")  # type: ignore[attr-defined]
         strawberry.input(cls, description=f"Filter on linked {table.plural}.")
 
     def _order(self, table: TableSpec) -> None:
@@ -327,12 +333,12 @@ class TypeBuilder:
         annotations: dict[str, Any] = {}
         for f in table.fields:
             if orderable(f):
-                annotations[f.name] = _optional(SortDirection)
-                setattr(cls, f.name, _input_field(f.gql_name, f.description))
+                annotations[f.name] = optional(SortDirection)
+                setattr(cls, f.name, input_field(f.gql_name, f.description))
         for end in table.relations:
             if not end.many:
-                annotations[f"rel_{end.name}"] = _optional(self.types.orders[end.target])
-                setattr(cls, f"rel_{end.name}", _input_field(end.gql_name, end.description))
+                annotations[f"rel_{end.name}"] = optional(self.types.orders[end.target])
+                setattr(cls, f"rel_{end.name}", input_field(end.gql_name, end.description))
         cls.__annotations__ = annotations
         strawberry.input(
             cls, description=f"One sort key of {table.plural}: give exactly one field per item."
@@ -340,12 +346,12 @@ class TypeBuilder:
 
     def _connection(self, table: TableSpec) -> None:
         node = self.types.objects[table.name]
-        edge = _bare(naming.edge_type_name(table.type_name))
+        edge = bare(naming.edge_type_name(table.type_name))
         edge.__annotations__ = {"cursor": str, "node": node}
         edge.cursor = strawberry.field(description="Opaque position of this row.")  # type: ignore[attr-defined]
         edge.node = strawberry.field(description="The row.")  # type: ignore[attr-defined]
         edge_cls = strawberry.type(edge, description=f"One {table.type_name} of a page.")
-        conn = _bare(naming.connection_type_name(table.type_name))
+        conn = bare(naming.connection_type_name(table.type_name))
         conn.__annotations__ = {
             "edges": list_of(edge_cls),
             "nodes": list_of(node),

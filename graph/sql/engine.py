@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -96,7 +96,7 @@ def _json_number(text: str) -> int | float:
     try:
         return float(number)
     except OverflowError:  # beyond doubles too: as json.loads reads 1e400
-        return math.copysign(math.inf, number)
+        return -math.inf if number < 0 else math.inf
 
 
 def load_json(document: str | bytes) -> Any:
@@ -104,7 +104,15 @@ def load_json(document: str | bytes) -> Any:
     return json.loads(document, parse_int=_json_number)
 
 
+# Execution option of a connection that will write: SQLite then begins with BEGIN IMMEDIATE.
+WRITE = "grace_write"
+
+
 def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # The driver's own transaction handling begins lazily, before the first INSERT/UPDATE only,
+    # so the SELECTs a write runs first (checks, locks) would see other snapshots. Transactions
+    # are begun explicitly instead (_on_sqlite_begin), as SQLAlchemy's documentation advises.
+    dbapi_connection.isolation_level = None
     dbapi_connection.create_function(
         "grace_json_contains", 2, sqlite_json_contains, deterministic=True
     )
@@ -121,6 +129,18 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.close()
 
 
+def _on_sqlite_begin(conn: Connection) -> None:
+    """A read transaction holds one snapshot for all its statements (WAL); a write takes the
+    write lock up front, so its checks and its writes see the same database."""
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    statement = "BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN"
+    # On the driver connection: not a statement of the request (StatementCounter ignores it,
+    # as it never sees PostgreSQL's BEGIN either).
+    conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+
+
 def build_engine(url: str, *, pool_size: int = 10) -> Engine:
     """A synchronous engine; the server runs each request's statements in a worker thread."""
     target = normalize_url(url)
@@ -133,6 +153,7 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
             json_deserializer=load_json,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     return create_engine(
         target,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from graph.plan import ChildRead, Page, Read, Rows, link_key
+from graph.plan import ChildRead, Compare, Page, Read, Rows, link_key
 from graph.sql.compile import LINK, ROW_NUMBER, SORT_VALUE, Compiler
 
 
@@ -91,3 +91,14 @@ def _in_query_order(
 def _page(rows: list[Any], read: Read) -> list[Any]:
     end = None if read.limit is None else read.offset + read.limit
     return rows[read.offset : end]
+
+
+def fetch_by_ids(conn: Connection, compiler: Compiler, read: Read, ids: list[int]) -> list[Any]:
+    """The rows with these ids, in the order of `ids` (what a write hands back)."""
+    if not ids:
+        return []
+    # ids come from this transaction's own write, at most the write limit of them.
+    by_id = Read(read.table, read.columns, Compare("id", "in", ids), (), None, 0, read.children)
+    rows = fetch_rows(conn, compiler, by_id).items
+    position = {row_id: i for i, row_id in enumerate(ids)}
+    return sorted(rows, key=lambda row: position[row["id"]])

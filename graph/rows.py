@@ -1,0 +1,420 @@
+"""Validation of the values a client writes, from the spec alone: no SQL, no GraphQL.
+
+GraphQL mutations, the Python registry and `grace-graph load` all hand their rows here first, so
+the three accept and refuse exactly the same values with the same messages. Every problem of a
+request is collected before anything is written and reported together (`RowErrors`), each with
+its path: `rows[3].trustScore: 1.7 is above the maximum 1`.
+
+Values come in two dialects:
+
+- *Python*: the values GraphQL has already coerced (datetime, date, int, enum members) or that a
+  Python caller passes;
+- *text*: what a file holds (JSON Lines, YAML, CSV): datetimes, dates and big integers may be
+  strings in their documented forms. Both are accepted wherever the type allows no confusion.
+
+The database's own constraints (NOT NULL, CHECK, UNIQUE) stay as the last line behind this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from graphql import GraphQLError
+
+from graph.errors import Path, Problem, UserInputError, listed
+from graph.gql.scalars import parse_bigint, parse_date, parse_datetime
+from graph.naming import suggest
+from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldSpec, FieldType, TableSpec
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Deeper JSON is almost always an attack or a bug, and recursion in every layer pays for it.
+MAX_JSON_DEPTH = 64
+ENGINE_FIELDS = frozenset({"id", "created_at", "updated_at"})
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+# Control characters other than tab, newline and carriage return have no place in a key.
+_KEY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class RowErrors(UserInputError):
+    """Every invalid value of one write, at once (BAD_USER_INPUT)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        super().__init__(f"{count} invalid value{'s' if count != 1 else ''}: {listed(problems)}")
+
+
+class InvalidValue(ValueError):
+    """Why one value cannot be written to one field."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_text(value: str) -> None:
+    """Text both databases store alike: PostgreSQL refuses NUL, and lone surrogates cannot be
+    encoded as UTF-8 at all (SQLite would keep what PostgreSQL refuses)."""
+    if "\x00" in value:
+        raise InvalidValue("text cannot hold the NUL character (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValue("text holds a lone surrogate, which is not Unicode text") from None
+
+
+def _number_bounds(field: FieldSpec, number: float) -> None:
+    if field.min is not None and number < field.min:
+        raise InvalidValue(f"{_number(number)} is below the minimum {_number(field.min)}")
+    if field.max is not None and number > field.max:
+        raise InvalidValue(f"{_number(number)} is above the maximum {_number(field.max)}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(value)
+
+
+def _whole(value: Any, low: int, high: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(f"expected a whole number ({what}), not {_shown(value)}")
+    if not low <= value <= high:
+        raise InvalidValue(f"{value} is outside the range of {what}")
+    return value
+
+
+def _bigint(value: Any) -> int:
+    if isinstance(value, str):
+        try:
+            return parse_bigint(value)
+        except GraphQLError as exc:
+            raise InvalidValue(exc.message) from None
+    return _whole(value, BIGINT_MIN, BIGINT_MAX, "a 64-bit integer")
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(f"expected a number, not {_shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidValue(f"{value} is too large for a float") from None
+    if not math.isfinite(number):
+        raise InvalidValue(f"{number} is not a finite number")
+    return number
+
+
+def _datetime(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        try:
+            return parse_datetime(value)
+        except GraphQLError as exc:
+            raise InvalidValue(exc.message) from None
+    if not isinstance(value, dt.datetime):
+        raise InvalidValue(f"expected a date and time, not {_shown(value)}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue("a datetime needs a time zone (e.g. UTC); this one has none")
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidValue("the instant in UTC is outside years 1 to 9999") from None
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, str):
+        try:
+            return parse_date(value)
+        except GraphQLError as exc:
+            raise InvalidValue(exc.message) from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise InvalidValue(f"expected a date, not {_shown(value)}")
+    return value
+
+
+def _text(field: FieldSpec, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue(f"expected text, not {_shown(value)}")
+    check_text(value)
+    if field.max_length is not None and len(value) > field.max_length:
+        raise InvalidValue(
+            f"{len(value)} characters is longer than the maximum length {field.max_length}"
+        )
+    return value
+
+
+def _uuid(value: Any) -> str:
+    text = str(value) if isinstance(value, uuid.UUID) else value
+    if not isinstance(text, str) or not _UUID.fullmatch(text):
+        raise InvalidValue(
+            f"expected a UUID such as 0b3a4c52-8f1e-4c1a-9d3e-2f6b7a8c9d01, not {_shown(value)}"
+        )
+    # One stored form, so equality and links never depend on how a writer spelled it.
+    return text.lower()
+
+
+def _enum(field: FieldSpec, value: Any) -> str:
+    stored = value.value if isinstance(value, Enum) else value
+    if not isinstance(stored, str) or stored not in field.values:
+        raise InvalidValue(f"{_shown(stored)} is not one of {', '.join(field.values)}")
+    return stored
+
+
+def json_value(value: Any, depth: int = 0) -> Any:
+    """A JSON document both databases store alike (and that orjson can send back)."""
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidValue(f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not BIGINT_MIN <= value <= BIGINT_MAX:
+            raise InvalidValue(f"the JSON number {value} is outside 64 bits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidValue("NaN and infinity are not JSON values")
+        return value
+    if isinstance(value, str):
+        check_text(value)
+        return value
+    if isinstance(value, list | tuple):
+        return [json_value(item, depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidValue(f"JSON object keys are text, not {_shown(key)}")
+            check_text(key)
+            result[key] = json_value(item, depth + 1)
+        return result
+    raise InvalidValue(f"{_shown(value)} is not a JSON value")
+
+
+def _json(value: Any) -> Any:
+    if not isinstance(value, Mapping | list | tuple):
+        raise InvalidValue(f"expected a JSON object or array, not {_shown(value)}")
+    return json_value(value)
+
+
+def _element(of: FieldType, value: Any) -> Any:
+    if value is None:
+        raise InvalidValue("a list cannot hold null")
+    element = FieldSpec("item", of, "", _NO_POS)
+    return _SCALARS[of](element, value)
+
+
+def _list(field: FieldSpec, value: Any) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise InvalidValue(f"expected a list, not {_shown(value)}")
+    assert field.of is not None
+    result = []
+    for i, item in enumerate(value):
+        try:
+            result.append(_element(field.of, item))
+        except InvalidValue as exc:
+            raise InvalidValue(f"item {i}: {exc}") from None
+    return result
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValue(f"expected true or false, not {_shown(value)}")
+    return value
+
+
+def _int(field: FieldSpec, value: Any) -> int:
+    number = _whole(value, INT_MIN, INT_MAX, "a 32-bit integer")
+    _number_bounds(field, number)
+    return number
+
+
+def _big(field: FieldSpec, value: Any) -> int:
+    number = _bigint(value)
+    _number_bounds(field, number)
+    return number
+
+
+def _real(field: FieldSpec, value: Any) -> float:
+    number = _float(value)
+    _number_bounds(field, number)
+    return number
+
+
+_SCALARS: dict[FieldType, Callable[[FieldSpec, Any], Any]] = {
+    FieldType.STRING: _text,
+    FieldType.TEXT: _text,
+    FieldType.UUID: lambda f, v: _uuid(v),
+    FieldType.INT: _int,
+    FieldType.BIGINT: _big,
+    FieldType.FLOAT: _real,
+    FieldType.BOOL: lambda f, v: _bool(v),
+    FieldType.DATE: lambda f, v: _date(v),
+    FieldType.DATETIME: lambda f, v: _datetime(v),
+    FieldType.JSON: lambda f, v: _json(v),
+    FieldType.LIST: _list,
+    FieldType.ENUM: _enum,
+}
+
+
+class _NoPos:
+    path, line, column = "", 0, 0
+
+
+_NO_POS: Any = _NoPos()
+
+
+def coerce_value(field: FieldSpec, value: Any) -> Any:
+    """The value as it is stored, or InvalidValue saying why it cannot be (null not allowed
+    here: callers decide what null means)."""
+    return _SCALARS[field.type](field, value)
+
+
+def check_key(table: TableSpec, value: Any) -> None:
+    """A natural key names a row in URLs, logs and links: no blank, padded or control text."""
+    if not isinstance(value, str):
+        return
+    if not value.strip():
+        raise InvalidValue(f"the key {table.key_field.name} cannot be blank")
+    if value != value.strip():
+        raise InvalidValue("a key cannot start or end with white space")
+    if _KEY_CONTROL.search(value) or "\n" in value or "\r" in value or "\t" in value:
+        raise InvalidValue("a key cannot hold control characters")
+
+
+@dataclass(frozen=True)
+class FieldNames:
+    """How one caller names fields: GraphQL's camelCase, or the spec's snake_case."""
+
+    by_name: Mapping[str, FieldSpec]
+    shown: Callable[[FieldSpec], str]
+
+    @classmethod
+    def api(cls, table: TableSpec) -> FieldNames:
+        return cls({f.gql_name: f for f in table.fields}, lambda f: f.gql_name)
+
+    @classmethod
+    def spec(cls, table: TableSpec) -> FieldNames:
+        return cls({f.name: f for f in table.fields}, lambda f: f.name)
+
+
+class RowValidator:
+    """Checks rows and `set` values of one table; collects problems rather than stopping."""
+
+    def __init__(self, table: TableSpec, names: FieldNames, *, chained: str | None = None) -> None:
+        self.table = table
+        self.names = names
+        # A field the server fills itself (the audit stamp) is no more writable than `id`.
+        self.server_fields = ENGINE_FIELDS | ({chained} if chained else set())
+        self.problems: list[Problem] = []
+
+    def _problem(self, path: Path, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def _field(self, name: Any, path: Path) -> FieldSpec | None:
+        field = self.names.by_name.get(name) if isinstance(name, str) else None
+        if field is None:
+            writable = [self.names.shown(f) for f in self.writable_fields()]
+            hint = suggest(name, writable) if isinstance(name, str) else ""
+            self._problem(path, f"{self.table.type_name} has no field {name!r}{hint}")
+            return None
+        if field.name in self.server_fields:
+            self._problem(path, "is set by the server and cannot be written")
+            return None
+        return field
+
+    def writable_fields(self) -> list[FieldSpec]:
+        return [f for f in self.table.fields if f.name not in self.server_fields]
+
+    def _value(self, field: FieldSpec, value: Any, path: Path) -> Any:
+        if value is None:
+            if field.required or field.name == self.table.key:
+                self._problem(path, "is required and cannot be null")
+            return None
+        try:
+            stored = coerce_value(field, value)
+            if field.name == self.table.key:
+                check_key(self.table, stored)
+        except InvalidValue as exc:
+            self._problem(path, str(exc))
+            return None
+        return stored
+
+    def row(self, raw: Any, path: Path) -> dict[str, Any]:
+        """One row to insert: given values checked, defaults filled, required ones present."""
+        if not isinstance(raw, Mapping):
+            self._problem(path, f"a row is an object of field values, not {_shown(raw)}")
+            return {}
+        values: dict[str, Any] = {}
+        for name, value in raw.items():
+            field = self._field(name, (*path, name))
+            if field is not None:
+                values[field.name] = self._value(field, value, (*path, name))
+        for field in self.writable_fields():
+            if field.name in values:
+                continue
+            if field.default is not None:
+                values[field.name] = _default(field)
+            elif field.required or field.name == self.table.key:
+                self._problem((*path, self.names.shown(field)), "is required")
+        return values
+
+    def rows(self, raw: Iterable[Any], path: Path) -> list[dict[str, Any]]:
+        return [self.row(item, (*path, i)) for i, item in enumerate(raw)]
+
+    def changes(self, raw: Any, path: Path) -> dict[str, Any]:
+        """The `set` of an update: only the given fields, each checked; never empty."""
+        if not isinstance(raw, Mapping) or not raw:
+            self._problem(path, "name at least one field to change")
+            return {}
+        values: dict[str, Any] = {}
+        for name, value in raw.items():
+            field = self._field(name, (*path, name))
+            if field is not None:
+                values[field.name] = self._value(field, value, (*path, name))
+        return values
+
+    def update_fields(self, raw: Any, path: Path) -> tuple[str, ...]:
+        """The fields an upsert takes from the new row when its natural key exists already."""
+        if not isinstance(raw, list | tuple):
+            self._problem(path, "name the fields to update, e.g. [successRate]")
+            return ()
+        result: list[str] = []
+        for i, name in enumerate(raw):
+            plain = name.value if isinstance(name, Enum) else name
+            field = self._field(plain, (*path, i))
+            if field is None:
+                continue
+            if field.name == self.table.key:
+                self._problem((*path, i), "the natural key is what an upsert matches on")
+                continue
+            result.append(field.name)
+        return tuple(dict.fromkeys(result))
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise RowErrors(self.problems)
+
+
+def _default(field: FieldSpec) -> Any:
+    value = field.default
+    if isinstance(value, dict | list):
+        return json_value(value)  # a fresh copy per row
+    if field.type is FieldType.DATETIME and isinstance(value, dt.datetime):
+        # YAML timestamps without an offset are UTC, as everywhere in the spec.
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    return value
+
+
+def validate_rows(
+    table: TableSpec, raw: Sequence[Any], names: FieldNames, path: Path, *, chained: str | None
+) -> list[dict[str, Any]]:
+    validator = RowValidator(table, names, chained=chained)
+    rows = validator.rows(raw, path)
+    validator.raise_problems()
+    return rows

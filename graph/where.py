@@ -1,0 +1,264 @@
+"""Filters and sort orders as plain data: what `where` and `orderBy` mean, for every caller.
+
+GraphQL hands over arguments it has already type-checked, keyed by camelCase names. Python
+callers (graph/registry.py) hand over plain dicts keyed by the spec's snake_case names, with
+the document's shorthand (`{'status': 'failed'}` is `eq`; a mapping given to a json field is
+`contains`) and raw values that are checked here by the write path's own rules (graph/rows.py).
+Both end as the same `Filter` and `SortKey` values (graph/plan.py), so both mean the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from graph.errors import UserInputError
+from graph.naming import camel_case, suggest
+from graph.plan import BoolOp, Compare, Filter, RelationFilter, SortKey
+from graph.rows import InvalidValue, coerce_value
+from graph.spec.model import FieldSpec, FieldType, RelationEnd, Spec, TableSpec
+from graph.sql import filters
+
+Path = tuple[str | int, ...]
+MAX_FILTER_DEPTH = 32
+# Longer value lists are almost always a mistake and make huge statements.
+MAX_LIST_VALUES = 1000
+# The filter that holds for every row: what `{}` means wherever a filter is expected.
+ALWAYS = BoolOp("and", ())
+COMBINATORS = ("and", "or", "not")
+DIRECTIONS = (
+    "asc",
+    "desc",
+    "asc_nulls_first",
+    "asc_nulls_last",
+    "desc_nulls_first",
+    "desc_nulls_last",
+)
+
+
+@dataclass(frozen=True)
+class TableIndex:
+    """The names one caller uses for a table's fields and relations, resolved once."""
+
+    spec: TableSpec
+    fields: dict[str, FieldSpec]
+    relations: dict[str, RelationEnd]
+
+
+def build_index(spec: Spec, *, python: bool = False) -> dict[str, TableIndex]:
+    """GraphQL's camelCase names, or (python=True) the spec's own snake_case names."""
+    return {
+        name: TableIndex(
+            table,
+            {(f.name if python else f.gql_name): f for f in table.fields},
+            {(e.name if python else e.gql_name): e for e in table.relations},
+        )
+        for name, table in spec.tables.items()
+    }
+
+
+def plain(value: Any) -> Any:
+    """Enum members to their stored value, lists and objects element-wise."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def _finite_json(value: Any, path: Path) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserInputError("NaN and infinity are not JSON values", path)
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _finite_json(item, (*path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _finite_json(item, (*path, key))
+
+
+class FilterPlanner:
+    """Turns `where` and `orderBy` arguments into plan values; `python` for loose callers."""
+
+    def __init__(self, spec: Spec, index: dict[str, TableIndex], *, python: bool = False) -> None:
+        self.spec = spec
+        self.index = index
+        self.python = python
+
+    # -- filters ------------------------------------------------------------------------
+
+    def where(self, table: str, raw: Any, path: Path, depth: int = 0) -> Filter | None:
+        if raw is None:
+            return None
+        if depth > MAX_FILTER_DEPTH:
+            raise UserInputError(f"filters nest deeper than {MAX_FILTER_DEPTH} levels", path)
+        info = self.index[table]
+        if self.python and not isinstance(raw, Mapping):
+            raise UserInputError(f"a filter is a mapping of field names, not {raw!r}", path)
+        parts: list[Filter] = []
+        for key, value in raw.items():
+            here = (*path, key)
+            if self.python:
+                self._known(info, key, here)
+            if value is None:
+                continue
+            if key in ("and", "or"):
+                # An empty filter holds for every row: `or: [{}]` holds, it is not `or: []`.
+                items = [
+                    self.where(table, v, (*here, i), depth + 1) or ALWAYS
+                    for i, v in enumerate(value)
+                ]
+                parts.append(BoolOp(key, tuple(items)))
+            elif key == "not":
+                inner = self.where(table, value, here, depth + 1)
+                parts.append(BoolOp("not", (inner or ALWAYS,)))
+            elif key in info.fields:
+                parts.extend(self.compares(info.fields[key], value, here))
+            else:
+                parts.extend(self.relation_filters(info.relations[key], value, here, depth))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
+
+    def compares(self, field: FieldSpec, ops: Any, path: Path) -> list[Filter]:
+        result: list[Filter] = []
+        kind = filters.KIND_OF_TYPE[field.type]
+        if self.python:
+            ops = self._shorthand(field, kind, ops)
+        for op_name, value in ops.items():
+            here = (*path, op_name)
+            if value is None:
+                raise UserInputError("null is not a value to compare with; use isNull", here)
+            op = self._operator(kind, op_name, here)
+            if self.python:
+                value = self._coerced(field, op, value, here)
+            if op.value == filters.JSON_VALUE:
+                _finite_json(value, here)
+            if op.value in (filters.MANY, filters.ELEMENTS):
+                if any(v is None for v in value):
+                    raise UserInputError("lists of values cannot hold null; use isNull", here)
+                if len(value) > MAX_LIST_VALUES:
+                    raise UserInputError(
+                        f"at most {MAX_LIST_VALUES} values, not {len(value)}", here
+                    )
+            if op.check is not None:
+                try:
+                    op.check(plain(value), field)
+                except ValueError as exc:
+                    raise UserInputError(str(exc), here) from None
+            result.append(Compare(field.name, op_name, plain(value)))
+        return result
+
+    # -- what only Python callers need ---------------------------------------------------
+
+    def _known(self, info: TableIndex, key: Any, path: Path) -> None:
+        if key in COMBINATORS or key in info.fields or key in info.relations:
+            return
+        names = [*info.fields, *info.relations]
+        hint = suggest(key, names) if isinstance(key, str) else ""
+        raise UserInputError(f"{info.spec.type_name} has no field {key!r}{hint}", path)
+
+    def _operator(self, kind: str, name: Any, path: Path) -> filters.Operator:
+        known = {op.name: op for op in filters.operators_for(kind)}
+        op = known.get(name) or (known.get(camel_case(name)) if isinstance(name, str) else None)
+        if op is None:
+            hint = suggest(name, known) if isinstance(name, str) else ""
+            raise UserInputError(
+                f"{name!r} is not an operator of {kind} fields{hint} (one of {', '.join(known)})",
+                path,
+            )
+        return op
+
+    def _shorthand(self, field: FieldSpec, kind: str, ops: Any) -> Mapping[str, Any]:
+        """The document's shorthand: a bare value is `eq` (`includes` for a list field); a
+        mapping given to a json field is `contains` unless every key is an operator."""
+        names = {op.name for op in filters.operators_for(kind)}
+        if isinstance(ops, Mapping):
+            if field.type is FieldType.JSON and not all(
+                isinstance(k, str) and (k in names or camel_case(k) in names) for k in ops
+            ):
+                return {"contains": ops}
+            return ops
+        if field.type is FieldType.LIST:
+            return {"includes": ops}
+        if field.type is FieldType.JSON:
+            return {"contains": ops}
+        return {"eq": ops}
+
+    def _coerced(self, field: FieldSpec, op: filters.Operator, value: Any, path: Path) -> Any:
+        """A Python caller's raw value, checked and converted as a written value would be."""
+        try:
+            if op.value == filters.SAME:
+                return coerce_value(field, value)
+            if op.value == filters.MANY:
+                if not isinstance(value, list | tuple | set | frozenset):
+                    raise InvalidValue(f"expected a list of values, not {value!r}")
+                return [coerce_value(field, v) if v is not None else None for v in value]
+            if op.value in (filters.ELEMENT, filters.ELEMENTS) and field.of is not None:
+                element = FieldSpec("item", field.of, "", field.pos)
+                if op.value == filters.ELEMENT:
+                    return coerce_value(element, value)
+                if not isinstance(value, list | tuple | set | frozenset):
+                    raise InvalidValue(f"expected a list of values, not {value!r}")
+                return [coerce_value(element, v) if v is not None else None for v in value]
+        except InvalidValue as exc:
+            raise UserInputError(str(exc), path) from None
+        return value
+
+    def relation_filters(
+        self, end: RelationEnd, value: dict[str, Any], path: Path, depth: int
+    ) -> list[Filter]:
+        if not end.many:
+            return [RelationFilter(end, "is", self.where(end.target, value, path, depth + 1))]
+        return [
+            RelationFilter(end, mode, self.where(end.target, inner, (*path, mode), depth + 1))
+            for mode, inner in value.items()
+            if inner is not None
+        ]
+
+    # -- ordering -----------------------------------------------------------------------
+
+    def order(
+        self, table: str, raw: list[dict[str, Any]] | None, path: Path
+    ) -> tuple[SortKey, ...]:
+        if not raw:
+            return ()
+        return tuple(self.sort_key(table, item, (*path, i), ()) for i, item in enumerate(raw))
+
+    def sort_key(
+        self, table: str, item: dict[str, Any], path: Path, via: tuple[RelationEnd, ...]
+    ) -> SortKey:
+        given = {k: v for k, v in item.items() if v is not None}
+        if len(given) != 1:
+            raise UserInputError(
+                "each orderBy item names exactly one field, e.g. [{startedAt: DESC}, {id: ASC}]",
+                path,
+            )
+        ((key, value),) = given.items()
+        info = self.index[table]
+        if self.python:
+            self._known(info, key, path)
+            if key in info.fields and (
+                not isinstance(value, str) or value.lower() not in DIRECTIONS
+            ):
+                raise UserInputError(
+                    f"sort direction {value!r} is not one of {', '.join(DIRECTIONS)}", path
+                )
+            value = value.lower() if isinstance(value, str) else value
+        if key in info.relations:
+            end = info.relations[key]
+            return self.sort_key(end.target, value, (*path, key), (*via, end))
+        direction = plain(value)
+        return SortKey(
+            info.fields[key].name,
+            descending=direction.startswith("desc"),
+            # Nulls sort as larger than any value unless asked otherwise (PostgreSQL's own
+            # rule): ASC puts them last, DESC first, and one b-tree index serves both ways.
+            nulls_first=direction.endswith("nulls_first") or (direction == "desc"),
+            via=via,
+        )
