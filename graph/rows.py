@@ -309,8 +309,9 @@ class RowValidator:
     def __init__(self, table: TableSpec, names: FieldNames, *, chained: str | None = None) -> None:
         self.table = table
         self.names = names
-        # A field the server fills itself (the audit stamp) is no more writable than `id`.
-        self.server_fields = ENGINE_FIELDS | ({chained} if chained else set())
+        # Fields the server fills itself (the audit stamp, rollups) are no more writable
+        # than `id`.
+        self.server_fields = ENGINE_FIELDS | table.server_fields | ({chained} if chained else set())
         self.problems: list[Problem] = []
 
     def _problem(self, path: Path, message: str) -> None:
@@ -324,7 +325,12 @@ class RowValidator:
             self._problem(path, f"{self.table.type_name} has no field {name!r}{hint}")
             return None
         if field.name in self.server_fields:
-            self._problem(path, "is set by the server and cannot be written")
+            what = (
+                "kept by the server from linked rows"
+                if field.name in {r.field for r in self.table.rollups}
+                else "set by the server"
+            )
+            self._problem(path, f"is {what} and cannot be written")
             return None
         return field
 

@@ -17,7 +17,7 @@ from graph.errors import ServiceUnavailableError
 from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.compile import Compiler
-from graph.sql.engine import WRITE
+from graph.sql.engine import snapshot_reader, write_engine
 from graph.sql.tables import Catalog
 from graph.where import TableIndex, build_index
 from graph.writes import WriteOps
@@ -46,18 +46,9 @@ class GraphContext:
     def __post_init__(self) -> None:
         self.index = build_index(self.spec)
         self.writes = WriteOps(self.spec, self.settings)
-        # Every statement of one operation reads one snapshot: a read-only REPEATABLE READ
-        # transaction on PostgreSQL, one deferred transaction on SQLite (WAL keeps its
-        # snapshot from the first read until it ends).
-        if self.dialect == "postgresql":
-            self.reader = self.engine.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-        else:
-            self.reader = self.engine
-        # Writes run under READ COMMITTED with explicit row locks on PostgreSQL
-        # (graph/sql/write.py); SQLite takes its write lock when the transaction begins.
-        self.writer = self.engine.execution_options(**{WRITE: True})
+        # Every statement of one operation reads one snapshot (ReadSession below).
+        self.reader = snapshot_reader(self.engine)
+        self.writer = write_engine(self.engine)
 
     @property
     def dialect(self) -> str:

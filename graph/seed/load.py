@@ -36,6 +36,8 @@ from graph.seed.generate import TableRows
 from graph.seed.grace import GRACE
 from graph.seed.plan import Profile, SeedPlan, make_plan
 from graph.spec.model import FieldType, TableSpec
+from graph.sql import rollups
+from graph.sql.compile import Compiler
 from graph.sql.tables import Catalog
 
 # Rows per executemany on SQLite: large enough to amortize the call, small enough for memory.
@@ -93,6 +95,11 @@ def seed_database(
                 f"({', '.join(filled[:3])}{', ...' if len(filled) > 3 else ''})"
             )
         total = write_all(conn, catalog, plan, profile, seed, now or anchor_now(), progress)
+        # Rollup fields (run counts, success rates) say what the seeded logs say, as any
+        # write through the engine would leave them.
+        compiler = Compiler(catalog, conn.dialect.name)
+        for table in catalog.spec.tables.values():
+            rollups.refresh_all(conn, compiler, table)
     if engine.dialect.name == "postgresql":
         # Fresh statistics: without them the planner guesses badly on the new rows until
         # autovacuum (which may be off) gets to them.

@@ -11,6 +11,7 @@ from graph.spec.issues import Issues
 from graph.spec.model import Spec, TableSpec
 from graph.spec.names import check_generated_names
 from graph.spec.relations import RelationChecker, attach_relations
+from graph.spec.rollups import attach_rollups
 from graph.spec.tables import TableChecker
 from graph.spec.yaml_tree import YNode, parse_yaml
 
@@ -36,8 +37,13 @@ def _read(path: Path, issues: Issues) -> YNode | None:
     return tree
 
 
-def load_tables(schemas_dir: Path, issues: Issues) -> tuple[dict[str, TableSpec], set[str]]:
-    """The valid tables, and the names of schema files that exist but have errors."""
+def load_tables(
+    schemas_dir: Path, issues: Issues, trees: dict[str, YNode] | None = None
+) -> tuple[dict[str, TableSpec], set[str]]:
+    """The valid tables, and the names of schema files that exist but have errors.
+
+    `trees` receives each valid table's YAML tree, for checks that need every table first.
+    """
     if not schemas_dir.is_dir():
         issues.add(SourcePos(display_path(schemas_dir)), "MISSING_FILE", "no schemas folder")
         return {}, set()
@@ -63,13 +69,16 @@ def load_tables(schemas_dir: Path, issues: Issues) -> tuple[dict[str, TableSpec]
             broken.add(path.stem)
         else:
             tables[path.stem] = table
+            if trees is not None and tree is not None:
+                trees[path.stem] = tree
     return tables, broken
 
 
 def load_spec(schemas_dir: Path, relations_file: Path) -> Spec:
     """Read and validate both spec sources together; raise SpecErrors listing every problem."""
     issues = Issues()
-    tables, broken = load_tables(schemas_dir, issues)
+    trees: dict[str, YNode] = {}
+    tables, broken = load_tables(schemas_dir, issues, trees)
     relations = []
     if not relations_file.is_file():
         issues.add(SourcePos(display_path(relations_file)), "MISSING_FILE", "file not found")
@@ -78,6 +87,7 @@ def load_spec(schemas_dir: Path, relations_file: Path) -> Spec:
         if tree is not None:
             relations = RelationChecker(tree, tables, issues, broken).check()
     tables = attach_relations(tables, relations)
+    tables = attach_rollups(tables, trees, issues)
     check_generated_names(tables, issues)
     issues.raise_if_any()
     return Spec(tables=tables, relations=tuple(relations))

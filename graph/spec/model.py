@@ -127,6 +127,24 @@ class RelationEnd:
 
 
 @dataclass(frozen=True)
+class RollupSpec:
+    """A field of this table the server keeps from its linked rows (graph/sql/rollups.py).
+
+    `aggregate` over the rows linked through the to-many relation `relation` that meet
+    `where` (each linked field in its listed values): count, sum, avg, min or max of `of`, or
+    share: the fraction of those rows that also meet `matching`.
+    """
+
+    field: str
+    relation: str
+    aggregate: str
+    pos: SourcePos
+    of: str | None = None
+    where: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    matching: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """One schema file: a table, its fields (engine fields included) and indexes."""
 
@@ -143,6 +161,7 @@ class TableSpec:
     # The field that holds each row's tamper-evident stamp (graph/audit.py), if any.
     audit_chain: str | None = None
     relations: tuple[RelationEnd, ...] = ()
+    rollups: tuple[RollupSpec, ...] = ()
     _by_name: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -153,6 +172,17 @@ class TableSpec:
 
     def has_field(self, name: str) -> bool:
         return name in self._by_name
+
+    @property
+    def server_fields(self) -> frozenset[str]:
+        """Fields only the server writes: engine fields, the audit stamp, rollups."""
+        names = {f.name for f in self.fields if f.engine} | {r.field for r in self.rollups}
+        if self.audit_chain:
+            names.add(self.audit_chain)
+        return frozenset(names)
+
+    def relation_end(self, name: str) -> RelationEnd:
+        return next(e for e in self.relations if e.name == name)
 
     @property
     def declared_fields(self) -> tuple[FieldSpec, ...]:

@@ -40,6 +40,7 @@ TABLE_KEYS = (
     "indexes",
     "append_only",
     "audit_chain",
+    "rollups",
 )
 REQUIRED_TABLE_KEYS = ("table", "type", "description", "key", "fields")
 FIELD_KEYS = (

@@ -141,6 +141,21 @@ def _on_sqlite_begin(conn: Connection) -> None:
     conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
 
 
+def snapshot_reader(engine: Engine) -> Engine:
+    """The engine for reads: every statement of one transaction sees one snapshot. A
+    read-only REPEATABLE READ transaction on PostgreSQL; a deferred transaction on SQLite,
+    whose WAL snapshot lasts from the first read until the end."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return engine
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The engine for writes: READ COMMITTED with explicit row locks on PostgreSQL
+    (graph/sql/write.py); the write lock taken at BEGIN on SQLite."""
+    return engine.execution_options(**{WRITE: True})
+
+
 def build_engine(url: str, *, pool_size: int = 10) -> Engine:
     """A synchronous engine; the server runs each request's statements in a worker thread."""
     target = normalize_url(url)

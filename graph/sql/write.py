@@ -36,7 +36,7 @@ from graph.errors import (
 )
 from graph.plan import Filter
 from graph.spec.model import FieldSpec, RelationEnd, RelationSpec, TableSpec
-from graph.sql import dialects
+from graph.sql import dialects, rollups
 from graph.sql.compile import Compiler
 from graph.sql.links import link_of
 from graph.sql.tables import element_type
@@ -109,6 +109,8 @@ class Writer:
             else:
                 ids = self._upsert(table, sql_table, full, upsert)
         self.check_links(table, ids, paths)
+        self._refresh_rollups(rollups.parents_of(self.conn, self.compiler, table, ids))
+        rollups.refresh(self.conn, self.compiler, table, ids)
         return ids
 
     def _insert_returning(self, sql_table: Table, rows: list[dict[str, Any]]) -> list[int]:
@@ -227,6 +229,8 @@ class Writer:
         self._refuse_taken_by_update(table, ids, changes)
         sql_table = self.catalog.table(table.name)
         before = self._linked_values(table, ids, changes)
+        # Parents counted these rows before the change, and may count them after it.
+        parents = rollups.parents_of(self.conn, self.compiler, table, ids)
         with self._integrity(table):
             for batch in chunks(ids):
                 self.conn.execute(
@@ -234,6 +238,10 @@ class Writer:
                 )
         self._protect_renamed(table, before)
         self.check_links(table, ids, [("set",)] * len(ids), only=set(changes))
+        for name, found in rollups.parents_of(self.conn, self.compiler, table, ids).items():
+            parents.setdefault(name, set()).update(found)
+        self._refresh_rollups(parents)
+        rollups.refresh(self.conn, self.compiler, table, ids)
 
     def _refuse_taken_by_update(
         self, table: TableSpec, ids: list[int], changes: dict[str, Any]
@@ -265,11 +273,17 @@ class Writer:
             return
         seen.update((table.name, i) for i in ids)
         before = self._linked_values(table, ids, None)
+        parents = rollups.parents_of(self.conn, self.compiler, table, ids)
         sql_table = self.catalog.table(table.name)
         with self._integrity(table):
             for batch in chunks(ids):
                 self.conn.execute(delete(sql_table).where(sql_table.c.id.in_(list(batch))))
         self._apply_on_delete(table, before, seen)
+        self._refresh_rollups(parents)
+
+    def _refresh_rollups(self, parents: dict[str, set[int]]) -> None:
+        for name, ids in parents.items():
+            rollups.refresh(self.conn, self.compiler, self.spec.table(name), ids)
 
     # -- relation rules -----------------------------------------------------------------
 
@@ -331,7 +345,10 @@ class Writer:
             param = bindparam("values", list(batch), expanding=True, type_=link.value_type())
             stmt = select(column).where(column.in_(param))
             if self.postgres:
-                stmt = stmt.with_for_update(read=True, of=target)
+                # KEY SHARE on a unique target: it blocks deleting the row or changing its key
+                # until commit, yet not rollups updating its counters (graph/sql/rollups.py).
+                unique = _is_unique(self.spec.table(rel.to_table), rel.to_field)
+                stmt = stmt.with_for_update(read=True, key_share=unique, of=target)
             found.update(_comparable(v) for v in self.conn.execute(stmt).scalars())
         return found
 
@@ -486,6 +503,11 @@ def translate_integrity_error(table: TableSpec, exc: IntegrityError) -> Exceptio
     if sqlstate == "23001" or "append-only" in text:
         return AppendOnlyError(f"{table.plural} are append-only: rows cannot be changed")
     return exc
+
+
+def _is_unique(table: TableSpec, name: str) -> bool:
+    field = table.field(name)
+    return field.unique or name in (table.key, "id")
 
 
 def _unique_fields(table: TableSpec) -> list[FieldSpec]:

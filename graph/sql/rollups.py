@@ -1,0 +1,146 @@
+"""Keeps rollup fields (graph/spec/rollups.py) equal to what their linked rows say.
+
+After a write, every parent row whose rollups may have changed is recomputed from its linked
+rows by one UPDATE per parent table, in the writer's transaction. Recomputing (rather than
+adding one) makes every kind of write right, status changes included: a log that goes from
+running to succeeded is still one run. Parents are locked first (FOR NO KEY UPDATE, in id
+order), so two transactions writing logs of one playbook take turns and the second counts the
+first's log; link checks take KEY SHARE locks, which do not conflict with these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Float,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from graph.spec.model import RelationEnd, RollupSpec, TableSpec
+from graph.sql import dialects
+from graph.sql.compile import Compiler
+from graph.sql.links import link_of
+from graph.sql.tables import element_type
+
+CHUNK = 500
+
+
+def _conditions(
+    source: Any, conditions: tuple[tuple[str, tuple[Any, ...]], ...]
+) -> list[ColumnElement[bool]]:
+    return [source.c[name].in_(list(values)) for name, values in conditions]
+
+
+def rollup_value(compiler: Compiler, table: TableSpec, parent: Table, rollup: RollupSpec) -> Any:
+    """The rollup of each `parent` row, as a correlated scalar subquery."""
+    end = table.relation_end(rollup.relation)
+    linked = compiler.catalog.table(end.target).alias()
+    condition = [compiler.link_condition(end, parent, linked), *_conditions(linked, rollup.where)]
+    if rollup.aggregate == "count":
+        value: Any = func.count()
+    elif rollup.aggregate == "share":
+        # The mean of 1 (meets `matching`) and 0 (does not): null when no row is linked.
+        value = func.avg(case((and_(*_conditions(linked, rollup.matching)), 1.0), else_=0.0))
+    else:
+        column = linked.c[rollup.of or ""]
+        aggregate = getattr(func, rollup.aggregate)(column)
+        if rollup.aggregate == "sum":
+            aggregate = func.coalesce(aggregate, 0)
+        elif rollup.aggregate == "avg":
+            aggregate = cast(aggregate, Float())
+        value = aggregate
+    found = select(value).select_from(linked).where(*condition)
+    return found.correlate(parent).scalar_subquery()
+
+
+def refresh(conn: Connection, compiler: Compiler, table: TableSpec, ids: Iterable[int]) -> None:
+    """Recompute every rollup of these rows of `table` (locked first on PostgreSQL)."""
+    if not table.rollups:
+        return
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    parent = compiler.catalog.table(table.name)
+    values = {r.field: rollup_value(compiler, table, parent, r) for r in table.rollups}
+    postgres = compiler.dialect == dialects.POSTGRESQL
+    for start in range(0, len(wanted), CHUNK):
+        batch = wanted[start : start + CHUNK]
+        if postgres:
+            lock = select(parent.c.id).where(parent.c.id.in_(batch)).order_by(parent.c.id)
+            # FOR NO KEY UPDATE: conflicts with other rollups, not with link checks' KEY SHARE.
+            conn.execute(lock.with_for_update(key_share=True, of=parent))
+        conn.execute(update(parent).where(parent.c.id.in_(batch)).values(values))
+
+
+def refresh_all(conn: Connection, compiler: Compiler, table: TableSpec) -> None:
+    """Recompute the rollups of every row (after seeding, or to repair by hand)."""
+    if not table.rollups:
+        return
+    parent = compiler.catalog.table(table.name)
+    values = {r.field: rollup_value(compiler, table, parent, r) for r in table.rollups}
+    conn.execute(update(parent).values(values))
+
+
+def parents_of(
+    conn: Connection, compiler: Compiler, child: TableSpec, child_ids: list[int]
+) -> dict[str, set[int]]:
+    """Rows of other tables whose rollups count any of these rows of `child`."""
+    spec = compiler.spec
+    found: dict[str, set[int]] = {}
+    child_table = compiler.catalog.table(child.name)
+    for table in spec.tables.values():
+        ends = {table.relation_end(r.relation) for r in table.rollups}
+        for end in ends:
+            if end.target != child.name:
+                continue
+            values = _link_values(conn, child_table, end, child_ids)
+            if values:
+                ids = _parents_holding(conn, compiler, table, end, values)
+                found.setdefault(table.name, set()).update(ids)
+    return found
+
+
+def _link_values(
+    conn: Connection, child_table: Table, end: RelationEnd, child_ids: list[int]
+) -> list[Any]:
+    """The values by which these child rows link to parents (list elements unpacked)."""
+    column = child_table.c[end.remote_field]
+    values: set[Any] = set()
+    for start in range(0, len(child_ids), CHUNK):
+        batch = child_ids[start : start + CHUNK]
+        for (value,) in conn.execute(select(column).where(child_table.c.id.in_(batch))):
+            if value is None:
+                continue
+            items = value if end.list_side == "remote" else [value]
+            values.update(str(v) if not isinstance(v, str | int) else v for v in items)
+    return sorted(values, key=repr)
+
+
+def _parents_holding(
+    conn: Connection, compiler: Compiler, table: TableSpec, end: RelationEnd, values: list[Any]
+) -> set[int]:
+    parent = compiler.catalog.table(table.name)
+    link = link_of(compiler.spec, end)
+    ids: set[int] = set()
+    for start in range(0, len(values), CHUNK):
+        batch = values[start : start + CHUNK]
+        if end.list_side == "local":
+            condition = dialects.list_includes_any(
+                compiler.dialect, parent.c[end.local_field], batch, element_type(link.local)
+            )
+        else:
+            column = link.operand(compiler.dialect, parent.c[end.local_field], link.local)
+            condition = column.in_([literal(v, link.value_type()) for v in batch])
+        ids.update(int(i) for i in conn.execute(select(parent.c.id).where(condition)).scalars())
+    return ids
