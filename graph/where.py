@@ -134,9 +134,11 @@ class FilterPlanner:
             here = (*path, op_name)
             if value is None:
                 raise UserInputError("null is not a value to compare with; use isNull", here)
-            op = self._operator(kind, op_name, here)
             if self.python:
+                op = self._operator(kind, op_name, here)
                 value = self._coerced(field, op, value, here)
+            else:  # GraphQL has already checked the name against the input type
+                op = filters.operator(kind, op_name)
             if op.value == filters.JSON_VALUE:
                 _finite_json(value, here)
             if op.value in (filters.MANY, filters.ELEMENTS):
@@ -151,7 +153,7 @@ class FilterPlanner:
                     op.check(plain(value), field)
                 except ValueError as exc:
                     raise UserInputError(str(exc), here) from None
-            result.append(Compare(field.name, op_name, plain(value)))
+            result.append(Compare(field.name, op.name, plain(value)))
         return result
 
     # -- what only Python callers need ---------------------------------------------------

@@ -94,12 +94,13 @@ def seed_database(
                 "tables already hold rows; use a fresh database or --if-empty "
                 f"({', '.join(filled[:3])}{', ...' if len(filled) > 3 else ''})"
             )
-        total = write_all(conn, catalog, plan, profile, seed, now or anchor_now(), progress)
+        anchor = now or anchor_now()
+        total = write_all(conn, catalog, plan, profile, seed, anchor, progress)
         # Rollup fields (run counts, success rates) say what the seeded logs say, as any
         # write through the engine would leave them.
         compiler = Compiler(catalog, conn.dialect.name)
         for table in catalog.spec.tables.values():
-            rollups.refresh_all(conn, compiler, table)
+            rollups.refresh_all(conn, compiler, table, anchor)
     if engine.dialect.name == "postgresql":
         # Fresh statistics: without them the planner guesses badly on the new rows until
         # autovacuum (which may be off) gets to them.

@@ -142,6 +142,9 @@ class RollupSpec:
     of: str | None = None
     where: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     matching: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    # Clients may write the field; what they write stands while no linked row counts (a
+    # prior, such as an imported success rate). Only for aggregates that are null then.
+    writable_until_linked: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,8 @@ class TableSpec:
     @property
     def server_fields(self) -> frozenset[str]:
         """Fields only the server writes: engine fields, the audit stamp, rollups."""
-        names = {f.name for f in self.fields if f.engine} | {r.field for r in self.rollups}
+        names = {f.name for f in self.fields if f.engine}
+        names |= {r.field for r in self.rollups if not r.writable_until_linked}
         if self.audit_chain:
             names.add(self.audit_chain)
         return frozenset(names)

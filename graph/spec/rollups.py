@@ -12,6 +12,9 @@
         matching: {status: succeeded}
       last_used_at: {relation: executions, aggregate: max, of: started_at}
 
+`writable_until_linked: true` (avg, min, max and share only) lets clients write the field; the
+written value stands while no linked row counts, e.g. an imported success rate.
+
 Rollups need the relations, so they are checked after relations.yaml, with the YAML tree of
 their file kept for positions. Every problem is reported with its file:line:column.
 """
@@ -30,11 +33,11 @@ from graph.spec.model import (
     RollupSpec,
     TableSpec,
 )
-from graph.spec.reading import report_unknown_keys
+from graph.spec.reading import read_bool, report_unknown_keys
 from graph.spec.tables import to_python, value_problem
 from graph.spec.yaml_tree import YMap, YNode, YScalar
 
-ROLLUP_KEYS = ("relation", "aggregate", "of", "where", "matching")
+ROLLUP_KEYS = ("relation", "aggregate", "of", "where", "matching", "writable_until_linked")
 AGGREGATES = ("count", "sum", "avg", "min", "max", "share")
 INTEGERS = frozenset({FieldType.INT, FieldType.BIGINT})
 Conditions = tuple[tuple[str, tuple[Any, ...]], ...]
@@ -121,6 +124,14 @@ class RollupChecker:
                 node.key_pos["matching"], "BAD_VALUE", "'matching' applies to share only"
             )
         self._result_type(node, target, aggregate, of)
+        writable = read_bool(node, "writable_until_linked", self.issues)
+        if writable and aggregate in ("count", "sum"):
+            self.issues.add(
+                node.key_pos["writable_until_linked"],
+                "BAD_VALUE",
+                f"a {aggregate} is 0, not empty, when nothing links: it has no place for a "
+                "written value",
+            )
         if len(self.issues) > before:
             return None
         return RollupSpec(
@@ -131,6 +142,7 @@ class RollupChecker:
             of=of.name if of is not None else None,
             where=where,
             matching=matching,
+            writable_until_linked=writable,
         )
 
     def _text(self, node: YMap, key: str) -> str | None:

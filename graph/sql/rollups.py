@@ -10,6 +10,7 @@ first's log; link checks take KEY SHARE locks, which do not conflict with these.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -61,7 +62,11 @@ def rollup_value(compiler: Compiler, table: TableSpec, parent: Table, rollup: Ro
             aggregate = cast(aggregate, Float())
         value = aggregate
     found = select(value).select_from(linked).where(*condition)
-    return found.correlate(parent).scalar_subquery()
+    computed = found.correlate(parent).scalar_subquery()
+    if rollup.writable_until_linked:
+        # Null means no linked row counts yet: the written value stands.
+        return func.coalesce(computed, parent.c[rollup.field])
+    return computed
 
 
 def refresh(conn: Connection, compiler: Compiler, table: TableSpec, ids: Iterable[int]) -> None:
@@ -83,12 +88,21 @@ def refresh(conn: Connection, compiler: Compiler, table: TableSpec, ids: Iterabl
         conn.execute(update(parent).where(parent.c.id.in_(batch)).values(values))
 
 
-def refresh_all(conn: Connection, compiler: Compiler, table: TableSpec) -> None:
-    """Recompute the rollups of every row (after seeding, or to repair by hand)."""
+def refresh_all(
+    conn: Connection, compiler: Compiler, table: TableSpec, touched_at: dt.datetime
+) -> None:
+    """Recompute the rollups of every row (after seeding, or to repair by hand).
+
+    `updated_at` becomes `touched_at` rather than the clock's now, so that a seed stays the
+    same on every database and every run.
+    """
     if not table.rollups:
         return
     parent = compiler.catalog.table(table.name)
-    values = {r.field: rollup_value(compiler, table, parent, r) for r in table.rollups}
+    values: dict[str, Any] = {
+        r.field: rollup_value(compiler, table, parent, r) for r in table.rollups
+    }
+    values["updated_at"] = touched_at
     conn.execute(update(parent).values(values))
 
 

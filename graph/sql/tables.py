@@ -269,7 +269,11 @@ def _append_only_trigger(sql_table: Table) -> None:
 PG_FUNCTIONS = (
     """
     CREATE OR REPLACE FUNCTION grace_touch_updated_at() RETURNS trigger AS $$
-    BEGIN NEW.updated_at = now(); RETURN NEW; END
+    BEGIN
+      -- As on SQLite: an UPDATE that sets updated_at itself keeps its value.
+      IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN NEW.updated_at = now(); END IF;
+      RETURN NEW;
+    END
     $$ LANGUAGE plpgsql
     """,
     # Row triggers (UPDATE, DELETE) and the statement trigger (TRUNCATE) of append-only tables:
