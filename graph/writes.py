@@ -80,7 +80,9 @@ class WriteOps:
         writer = Writer(conn, compiler)
         return writer.insert(table, valid, paths, now=now or compiler.ctx.now, upsert=upsert)
 
-    def _at_most(self, table: TableSpec, where: Filter | None, at_most: int | None) -> int:
+    def _at_most(
+        self, table: TableSpec, where: Filter | None, at_most: int | None
+    ) -> tuple[int, str | None]:
         if at_most is not None and at_most < 0:
             raise UserInputError(f"must be 0 or more, not {at_most}", ("atMost",))
         if at_most is None:
@@ -90,9 +92,10 @@ class WriteOps:
                     "how many rows may change",
                     ("where",),
                 )
-            return self.settings.max_write_rows
+            limit = self.settings.max_write_rows
+            return limit, f"the write limit {limit} (no atMost given)"
         self._row_limit(at_most, "rows (atMost)", ("atMost",))
-        return at_most
+        return at_most, None
 
     def update(
         self,
@@ -112,9 +115,9 @@ class WriteOps:
         validator = RowValidator(table, names(table), chained=table.audit_chain)
         values = validator.changes(changes, ("set",))
         validator.raise_problems()
-        limit = self._at_most(table, where, at_most)
+        limit, bound = self._at_most(table, where, at_most)
         writer = Writer(conn, compiler)
-        ids = writer.matching_ids(table, where, limit)
+        ids = writer.matching_ids(table, where, limit, bound)
         writer.update(table, ids, values)
         return ids
 
@@ -130,9 +133,9 @@ class WriteOps:
         table = self._table(table_name)
         if table.append_only:
             raise AppendOnlyError(f"{table.plural} are append-only: rows cannot be deleted")
-        limit = self._at_most(table, where, at_most)
+        limit, bound = self._at_most(table, where, at_most)
         writer = Writer(conn, compiler)
-        return writer, writer.matching_ids(table, where, limit)
+        return writer, writer.matching_ids(table, where, limit, bound)
 
     def delete(self, writer: Writer, table_name: str, ids: list[int]) -> None:
         writer.delete(self._table(table_name), ids)

@@ -96,10 +96,12 @@ class EndReadSession(SchemaExtension):
     """Ends the operation's read transaction (graph/gql/context.py ReadSession) after it ran."""
 
     async def on_operation(self) -> AsyncIterator[None]:
-        yield
-        context = self.execution_context.context
-        if isinstance(context, RequestContext):
-            await context.session.close()
+        try:
+            yield
+        finally:
+            context = self.execution_context.context
+            if isinstance(context, RequestContext):
+                await context.session.close()
 
 
 class GraceSchema(strawberry.Schema):

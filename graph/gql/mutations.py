@@ -104,7 +104,8 @@ class MutationTypes:
             "rows": list_of(self.types.objects[table.name]),
         }
         cls.affected_count = strawberry.field(  # type: ignore[attr-defined]
-            description="How many rows the mutation inserted, changed or deleted."
+            description="How many rows the mutation inserted, changed or deleted (an upsert "
+            "counts every row it names, existing ones kept as they were included)."
         )
         cls.rows = strawberry.field(  # type: ignore[attr-defined]
             description="The affected rows as they are after the mutation (deleted rows as "
@@ -206,7 +207,7 @@ def mutation_fields(spec: Spec, types: GeneratedTypes) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for table in spec.tables.values():
         insert_name, update_name, delete_name = naming.mutation_root_names(table.plural)
-        result = made.results[table.name]
+        result = optional(made.results[table.name])
         rows_arg: list[tuple[str, Any]] = [("rows", list_of(made.inserts[table.name]))]
         if not table.append_only:
             rows_arg.append(("on_conflict", made.on_conflicts[table.name]))

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, func, insert, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from graph import audit
 from graph.errors import (
     AppendOnlyError,
     ConflictError,
@@ -93,13 +94,19 @@ class Writer:
         if not rows:
             return []
         self._refuse_duplicates(table, rows, paths, upsert is not None)
+        sql_table = self.catalog.table(table.name)
+        before: dict[RelationSpec, set[Any]] = {}
+        parents: dict[str, set[int]] = {}
         if upsert is None:
             self._refuse_taken(table, rows, paths)
+        else:
+            # Rows that exist already are updated: what an update checks, an upsert checks.
+            keys = [row[table.key] for row in rows]
+            existing = list(self._ids_by_key(table, sql_table, keys).values())
+            before = self._linked_values(table, existing, dict.fromkeys(upsert))
+            parents = rollups.parents_of(self.conn, self.compiler, table, existing)
         if table.audit_chain:
-            from graph import audit  # TODO(lead): top-level once audit lands
-
             rows = audit.assign_stamps(self.conn, self.catalog, table, rows, now)
-        sql_table = self.catalog.table(table.name)
         # Every row names every column, so one statement shape serves the whole batch.
         columns = dict.fromkeys(name for row in rows for name in row)
         full = [{name: row.get(name) for name in columns} for row in rows]
@@ -108,8 +115,11 @@ class Writer:
                 ids = self._insert_returning(sql_table, full)
             else:
                 ids = self._upsert(table, sql_table, full, upsert)
+        self._protect_renamed(table, before)
         self.check_links(table, ids, paths)
-        self._refresh_rollups(rollups.parents_of(self.conn, self.compiler, table, ids))
+        for name, found in rollups.parents_of(self.conn, self.compiler, table, ids).items():
+            parents.setdefault(name, set()).update(found)
+        self._refresh_rollups(parents)
         rollups.refresh(self.conn, self.compiler, table, ids)
         return ids
 
@@ -138,15 +148,18 @@ class Writer:
             else:
                 stmt = stmt.on_conflict_do_nothing(index_elements=[key])
             self.conn.execute(stmt, list(batch))
-        return self._ids_by_key(table, sql_table, [row[table.key] for row in rows])
+        keys = [row[table.key] for row in rows]
+        found = self._ids_by_key(table, sql_table, keys)
+        return [found[_comparable(k)] for k in keys]
 
-    def _ids_by_key(self, table: TableSpec, sql_table: Table, keys: list[Any]) -> list[int]:
+    def _ids_by_key(self, table: TableSpec, sql_table: Table, keys: list[Any]) -> dict[Any, int]:
+        """Ids of the rows holding these natural keys (absent keys are left out)."""
         key = sql_table.c[table.key]
         found: dict[Any, int] = {}
         for batch in chunks(keys):
             stmt = select(key, sql_table.c.id).where(key.in_(list(batch)))
             found.update((_comparable(k), int(i)) for k, i in self.conn.execute(stmt))
-        return [found[_comparable(k)] for k in keys]
+        return found
 
     def _refuse_duplicates(
         self, table: TableSpec, rows: list[dict[str, Any]], paths: Sequence[Path], upsert: bool
@@ -180,9 +193,10 @@ class Writer:
         sql_table = self.catalog.table(table.name)
         problems: list[Problem] = []
         for field in _unique_fields(table):
-            wanted = {
-                _comparable(row[field.name]): path for row, path in zip(rows, paths, strict=True)
-            }
+            if field.name == table.audit_chain:
+                continue  # assigned after this check, unique by construction
+            pairs = zip(rows, paths, strict=True)
+            wanted = {_comparable(row.get(field.name)): path for row, path in pairs}
             wanted.pop(None, None)
             column = sql_table.c[field.name]
             for batch in chunks(list(wanted)):
@@ -201,8 +215,11 @@ class Writer:
 
     # -- updates and deletes ------------------------------------------------------------
 
-    def matching_ids(self, table: TableSpec, where: Filter | None, at_most: int) -> list[int]:
-        """Ids of the rows `where` selects, locked for this transaction; at most `at_most`."""
+    def matching_ids(
+        self, table: TableSpec, where: Filter | None, at_most: int, bound: str | None = None
+    ) -> list[int]:
+        """Ids of the rows `where` selects, locked for this transaction; at most `at_most`
+        (`bound` says where that number came from, for the error)."""
         sql_table = self.catalog.table(table.name)
         stmt = select(sql_table.c.id)
         if where is not None:
@@ -216,8 +233,8 @@ class Writer:
                 select(func.count()).select_from(stmt.subquery())
             ).scalar_one()
             raise TooManyMatchesError(
-                f"{count} {table.plural} match, more than atMost {at_most}; nothing was "
-                "changed (narrow the filter or raise atMost)"
+                f"{count} {table.plural} match, more than {bound or f'atMost {at_most}'}; "
+                "nothing was changed (narrow the filter or raise atMost)"
             )
         return ids
 
@@ -385,12 +402,15 @@ class Writer:
         remaining = self._existing(rel, end, sorted(values, key=repr))
         return sorted((v for v in values if v not in remaining), key=repr)
 
-    def _referencing_ids(self, rel: RelationSpec, gone: list[Any]) -> list[int]:
-        """Ids of `from` rows whose link names one of the `gone` values."""
+    def _referencing_ids(self, rel: RelationSpec, gone: list[Any]) -> tuple[list[int], list[Any]]:
+        """Ids of `from` rows whose link names one of the `gone` values, and which of the
+        `gone` values they name."""
         end = forward_end(self.spec.tables, rel)
         link = link_of(self.spec, end)
         source = self.catalog.table(rel.from_table)
         ids: list[int] = []
+        named: set[Any] = set()
+        wanted = set(gone)
         for batch in chunks(gone):
             column = link.operand(self.dialect, source.c[rel.from_field], link.local)
             if link.local.is_list:
@@ -401,11 +421,14 @@ class Writer:
                 param = bindparam("gone", list(batch), expanding=True, type_=link.value_type())
                 condition = column.in_(param)
             fixed = [source.c[f] == v for f, v in rel.where]
-            stmt = select(source.c.id).where(condition, *fixed).order_by(source.c.id)
+            stmt = select(source.c.id, source.c[rel.from_field]).where(condition, *fixed)
             if self.postgres:
                 stmt = stmt.with_for_update(of=source)
-            ids.extend(int(i) for i in self.conn.execute(stmt).scalars())
-        return sorted(set(ids))
+            for row_id, value in self.conn.execute(stmt.order_by(source.c.id)):
+                ids.append(int(row_id))
+                items = value if link.local.is_list else [value]
+                named.update(v for v in map(_comparable, items or []) if v in wanted)
+        return sorted(set(ids)), sorted(named, key=repr)
 
     def _apply_on_delete(
         self, table: TableSpec, before: dict[RelationSpec, set[Any]], seen: set[tuple[str, int]]
@@ -414,13 +437,13 @@ class Writer:
             gone = self._gone(rel, values)
             if not gone:
                 continue
-            linking = self._referencing_ids(rel, gone)
+            linking, named = self._referencing_ids(rel, gone)
             linking = [i for i in linking if (rel.from_table, i) not in seen]
             if not linking:
                 continue
             source = self.spec.table(rel.from_table)
             if rel.on_delete == "restrict":
-                raise self._restricted(table, source, rel, gone, len(linking))
+                raise self._restricted(table, source, rel, named, len(linking))
             if rel.on_delete == "cascade":
                 self.delete(source, linking, seen)
             else:
@@ -431,10 +454,10 @@ class Writer:
         the relation allows dangling links."""
         for rel, values in before.items():
             gone = self._gone(rel, values)
-            linking = self._referencing_ids(rel, gone) if gone else []
+            linking, named = self._referencing_ids(rel, gone) if gone else ([], [])
             if linking:
                 source = self.spec.table(rel.from_table)
-                raise self._restricted(table, source, rel, gone, len(linking))
+                raise self._restricted(table, source, rel, named, len(linking))
 
     def _restricted(
         self, table: TableSpec, source: TableSpec, rel: RelationSpec, gone: list[Any], count: int
