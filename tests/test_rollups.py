@@ -224,7 +224,7 @@ def test_agent_and_trigger_statistics(registry: Registry) -> None:
     assert agent["success_rate"] == pytest.approx(1 / 3)
     trigger = registry.get_row("triggers", "t1")
     assert trigger is not None
-    assert (trigger["total_triggers"], trigger["successful_triggers"]) == (4, 1)
+    assert (trigger["total_triggers"], trigger["successful_triggers"]) == (3, 1)
     assert trigger["failed_triggers"] == 2
     assert trigger["last_triggered_at"] == logs[3]["started_at"]
     assert trigger["last_failure_at"] == logs[2]["started_at"]
