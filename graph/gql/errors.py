@@ -121,7 +121,12 @@ def format_error(error: GraphQLError, *, debug: bool) -> dict[str, Any]:
         if not debug:
             formatted["message"] = "Internal server error"
     elif code == "SERVICE_UNAVAILABLE":
-        log.warning("database unavailable: %s", original.__cause__ if original else error)
+        # The driver's own message only: SQLAlchemy's would carry the statement and the
+        # client's values into the log.
+        cause = original.__cause__ if original else None
+        reason = getattr(cause, "orig", cause) or error
+        first_line = (str(reason).strip().splitlines() or [""])[0]
+        log.warning("database unavailable: %s: %s", type(reason).__name__, first_line)
     if debug and original is not None and code == INTERNAL:
         extensions["exception"] = f"{type(original).__name__}: {original}"
     formatted["extensions"] = extensions

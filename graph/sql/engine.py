@@ -166,6 +166,8 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
             poolclass=StaticPool if _is_memory(target) else None,
             connect_args={"check_same_thread": False},
             json_deserializer=load_json,
+            # Client values never reach logs or exception texts.
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -176,6 +178,7 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         json_deserializer=load_json,
+        hide_parameters=True,
         # Timestamps come back in UTC whatever the server's own time zone is.
         connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
     )

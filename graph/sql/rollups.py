@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from graph.spec.model import RelationEnd, RollupSpec, TableSpec
+from graph.spec.model import RelationEnd, RollupSpec, Spec, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
 from graph.sql.links import link_of
@@ -106,39 +106,39 @@ def refresh_all(
     conn.execute(update(parent).values(values))
 
 
+def _counting_ends(spec: Spec, child: TableSpec) -> list[tuple[TableSpec, RelationEnd]]:
+    """(parent table, its relation end) for every rollup that counts rows of `child`."""
+    return [
+        (table, end)
+        for table in spec.tables.values()
+        for end in {table.relation_end(r.relation) for r in table.rollups}
+        if end.target == child.name
+    ]
+
+
+def link_fields(spec: Spec, child: TableSpec) -> list[str]:
+    """Fields of `child` by which its rows link to parents that count them."""
+    return sorted({end.remote_field for _, end in _counting_ends(spec, child)})
+
+
 def parents_of(
-    conn: Connection, compiler: Compiler, child: TableSpec, child_ids: list[int]
+    conn: Connection, compiler: Compiler, child: TableSpec, rows: list[dict[str, Any]]
 ) -> dict[str, set[int]]:
-    """Rows of other tables whose rollups count any of these rows of `child`."""
-    spec = compiler.spec
+    """Rows of other tables whose rollups count any of these child rows (as link_rows()
+    of graph/sql/write.py read them: id plus the link fields)."""
     found: dict[str, set[int]] = {}
-    child_table = compiler.catalog.table(child.name)
-    for table in spec.tables.values():
-        ends = {table.relation_end(r.relation) for r in table.rollups}
-        for end in ends:
-            if end.target != child.name:
-                continue
-            values = _link_values(conn, child_table, end, child_ids)
-            if values:
-                ids = _parents_holding(conn, compiler, table, end, values)
-                found.setdefault(table.name, set()).update(ids)
-    return found
-
-
-def _link_values(
-    conn: Connection, child_table: Table, end: RelationEnd, child_ids: list[int]
-) -> list[Any]:
-    """The values by which these child rows link to parents (list elements unpacked)."""
-    column = child_table.c[end.remote_field]
-    values: set[Any] = set()
-    for start in range(0, len(child_ids), CHUNK):
-        batch = child_ids[start : start + CHUNK]
-        for (value,) in conn.execute(select(column).where(child_table.c.id.in_(batch))):
+    for table, end in _counting_ends(compiler.spec, child):
+        values: set[Any] = set()
+        for row in rows:
+            value = row.get(end.remote_field)
             if value is None:
                 continue
             items = value if end.list_side == "remote" else [value]
-            values.update(str(v) if not isinstance(v, str | int) else v for v in items)
-    return sorted(values, key=repr)
+            values.update(v if isinstance(v, str | int) else str(v) for v in items)
+        if values:
+            ids = _parents_holding(conn, compiler, table, end, sorted(values, key=repr))
+            found.setdefault(table.name, set()).update(ids)
+    return found
 
 
 def _parents_holding(

@@ -104,7 +104,8 @@ class Writer:
             keys = [row[table.key] for row in rows]
             existing = list(self._ids_by_key(table, sql_table, keys).values())
             before = self._linked_values(table, existing, dict.fromkeys(upsert))
-            parents = rollups.parents_of(self.conn, self.compiler, table, existing)
+            old = self.link_rows(table, existing)
+            parents = rollups.parents_of(self.conn, self.compiler, table, old)
         if table.audit_chain:
             rows = audit.assign_stamps(self.conn, self.catalog, table, rows, now)
         # Every row names every column, so one statement shape serves the whole batch.
@@ -116,18 +117,26 @@ class Writer:
             else:
                 ids = self._upsert(table, sql_table, full, upsert)
         self._protect_renamed(table, before)
-        self.check_links(table, ids, paths)
-        for name, found in rollups.parents_of(self.conn, self.compiler, table, ids).items():
-            parents.setdefault(name, set()).update(found)
+        written = self.link_rows(table, ids)
+        self.check_links(table, written, dict(zip(ids, paths, strict=True)))
+        self._merge(parents, rollups.parents_of(self.conn, self.compiler, table, written))
         self._refresh_rollups(parents)
         rollups.refresh(self.conn, self.compiler, table, ids)
         return ids
 
     def _insert_returning(self, sql_table: Table, rows: list[dict[str, Any]]) -> list[int]:
         ids: list[int] = []
-        for batch in chunks(rows):
-            stmt = insert(sql_table).returning(sql_table.c.id, sort_by_parameter_order=True)
-            ids.extend(int(i) for i in self.conn.execute(stmt, list(batch)).scalars())
+        for batch in chunks(rows, _rows_per_statement(len(rows[0]))):
+            if self.postgres:
+                # SQLAlchemy batches these into multi-row statements that keep the order.
+                stmt = insert(sql_table).returning(sql_table.c.id, sort_by_parameter_order=True)
+                ids.extend(int(i) for i in self.conn.execute(stmt, list(batch)).scalars())
+            else:
+                # One multi-row INSERT: SQLite numbers new rows max(id) + 1, one after the
+                # other, so the ids sorted are the rows in order (it returns them in any
+                # order; asking it for the order would cost one statement per row).
+                stmt = insert(sql_table).values(list(batch)).returning(sql_table.c.id)
+                ids.extend(sorted(int(i) for i in self.conn.execute(stmt).scalars()))
         return ids
 
     def _upsert(
@@ -247,16 +256,16 @@ class Writer:
         sql_table = self.catalog.table(table.name)
         before = self._linked_values(table, ids, changes)
         # Parents counted these rows before the change, and may count them after it.
-        parents = rollups.parents_of(self.conn, self.compiler, table, ids)
+        parents = rollups.parents_of(self.conn, self.compiler, table, self.link_rows(table, ids))
         with self._integrity(table):
             for batch in chunks(ids):
                 self.conn.execute(
                     update(sql_table).where(sql_table.c.id.in_(list(batch))).values(changes)
                 )
         self._protect_renamed(table, before)
-        self.check_links(table, ids, [("set",)] * len(ids), only=set(changes))
-        for name, found in rollups.parents_of(self.conn, self.compiler, table, ids).items():
-            parents.setdefault(name, set()).update(found)
+        written = self.link_rows(table, ids)
+        self.check_links(table, written, dict.fromkeys(ids, ("set",)), only=set(changes))
+        self._merge(parents, rollups.parents_of(self.conn, self.compiler, table, written))
         self._refresh_rollups(parents)
         rollups.refresh(self.conn, self.compiler, table, ids)
 
@@ -290,7 +299,7 @@ class Writer:
             return
         seen.update((table.name, i) for i in ids)
         before = self._linked_values(table, ids, None)
-        parents = rollups.parents_of(self.conn, self.compiler, table, ids)
+        parents = rollups.parents_of(self.conn, self.compiler, table, self.link_rows(table, ids))
         sql_table = self.catalog.table(table.name)
         with self._integrity(table):
             for batch in chunks(ids):
@@ -298,43 +307,69 @@ class Writer:
         self._apply_on_delete(table, before, seen)
         self._refresh_rollups(parents)
 
+    @staticmethod
+    def _merge(into: dict[str, set[int]], more: dict[str, set[int]]) -> None:
+        for name, ids in more.items():
+            into.setdefault(name, set()).update(ids)
+
     def _refresh_rollups(self, parents: dict[str, set[int]]) -> None:
         for name, ids in parents.items():
             rollups.refresh(self.conn, self.compiler, self.spec.table(name), ids)
 
     # -- relation rules -----------------------------------------------------------------
 
+    def _protected_links(self, table: TableSpec) -> list[RelationSpec]:
+        """Relations from this table whose links writes must check or keep valid."""
+        return [
+            rel
+            for rel in self.spec.relations
+            if rel.from_table == table.name
+            and not (rel.on_missing == "allow" and rel.on_delete == "allow")
+        ]
+
+    def link_rows(self, table: TableSpec, ids: list[int]) -> list[dict[str, Any]]:
+        """The stored values of these rows that relation rules and rollups look at: one
+        statement, whatever the number of rules (None when nothing looks)."""
+        fields = {
+            f for rel in self._protected_links(table) for f in (rel.from_field, *dict(rel.where))
+        }
+        fields |= set(rollups.link_fields(self.spec, table))
+        if not fields or not ids:
+            return []
+        sql_table = self.catalog.table(table.name)
+        rows: list[dict[str, Any]] = []
+        for batch in chunks(ids):
+            stmt = select(sql_table.c.id, *(sql_table.c[f] for f in sorted(fields)))
+            stmt = stmt.where(sql_table.c.id.in_(list(batch)))
+            rows.extend(dict(row) for row in self.conn.execute(stmt).mappings())
+        return rows
+
     def check_links(
         self,
         table: TableSpec,
-        ids: list[int],
-        paths: Sequence[Path],
+        rows: list[dict[str, Any]],
+        paths: dict[int, Path],
         only: set[str] | None = None,
     ) -> None:
-        """on_missing: reject, and the locks that keep protected links valid until commit."""
-        for rel in self.spec.relations:
-            if rel.from_table != table.name or (only is not None and rel.from_field not in only):
-                continue
-            if rel.on_missing == "allow" and rel.on_delete == "allow":
-                continue
-            self._check_link(table, rel, ids, paths)
+        """on_missing: reject, and the locks that keep protected links valid until commit.
+
+        `rows` are link_rows() of the written rows; `paths` names each by id, for errors.
+        """
+        for rel in self._protected_links(table):
+            if only is None or rel.from_field in only:
+                self._check_link(rel, rows, paths)
 
     def _check_link(
-        self, table: TableSpec, rel: RelationSpec, ids: list[int], paths: Sequence[Path]
+        self, rel: RelationSpec, rows: list[dict[str, Any]], paths: dict[int, Path]
     ) -> None:
         end = forward_end(self.spec.tables, rel)
         link = link_of(self.spec, end)
-        sql_table = self.catalog.table(table.name)
         wanted: dict[Any, Path] = {}
-        fields = [rel.from_field, *(f for f, _ in rel.where)]
-        by_id = dict(zip(ids, paths, strict=True))
-        for batch in chunks(ids):
-            stmt = select(sql_table.c.id, *(sql_table.c[f] for f in fields))
-            for row in self.conn.execute(stmt.where(sql_table.c.id.in_(list(batch)))).mappings():
-                if any(row[f] != v for f, v in rel.where):
-                    continue
-                for value in _link_values(dict(row), link.local):
-                    wanted.setdefault(_comparable(value), by_id[row["id"]])
+        for row in rows:
+            if any(row[f] != v for f, v in rel.where):
+                continue
+            for value in _link_values(row, link.local):
+                wanted.setdefault(_comparable(value), paths[row["id"]])
         if not wanted:
             return
         found = self._existing(rel, end, list(wanted))
@@ -526,6 +561,11 @@ def translate_integrity_error(table: TableSpec, exc: IntegrityError) -> Exceptio
     if sqlstate == "23001" or "append-only" in text:
         return AppendOnlyError(f"{table.plural} are append-only: rows cannot be changed")
     return exc
+
+
+def _rows_per_statement(columns: int) -> int:
+    """Rows per multi-row INSERT: SQLite allows 32,766 bound values in one statement."""
+    return max(1, min(CHUNK, 30_000 // max(columns, 1)))
 
 
 def _is_unique(table: TableSpec, name: str) -> bool:
