@@ -1,4 +1,4 @@
-"""The `grace-graph` command: check, init, seed, sdl, serve and audit verify."""
+"""The `grace-graph` command: check, init, seed, load, sdl, serve and audit verify."""
 
 from __future__ import annotations
 
@@ -158,6 +158,65 @@ def seed(
             progress=sys.stderr.isatty(),
         )
     typer.echo(report)
+
+
+@app.command()
+def load(
+    table: Annotated[
+        str, typer.Argument(help="Schema name (execution_logs) or SQL name of the table.")
+    ],
+    file: Annotated[Path, typer.Argument(help="A .jsonl/.ndjson, .csv or .yaml/.yml file.")],
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="jsonl, csv or yaml (default: from the file name).", show_default=False
+        ),
+    ] = None,
+    upsert: Annotated[
+        bool, typer.Option(help="Update the rows whose natural key exists (the fields given).")
+    ] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Load the valid rows and list the invalid ones.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(help="Rows per write batch.")] = 10_000,
+    no_progress: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    database: DatabaseOpt = None,
+    schemas: SchemasOpt = None,
+    relations: RelationsOpt = None,
+) -> None:
+    """Load a file of rows into one table, all or nothing (docs/load.md)."""
+    from graph import ingest
+    from graph.sql.tables import build_catalog
+
+    settings = _settings(database, schemas, relations)
+    spec = _load(settings)
+    options = ingest.LoadOptions(
+        upsert=upsert,
+        skip_invalid=skip_invalid,
+        batch_size=batch_size,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
+
+    def refuse(exc: ingest.LoadError) -> typer.Exit:
+        typer.echo(exc.render(str(file)), err=True)
+        return typer.Exit(2 if exc.code == "MISSING_TABLE" else 1)
+
+    try:
+        target = ingest.resolve_table(spec, table)
+        source = ingest.Source(file, target, file_format)
+    except ingest.LoadError as exc:
+        raise refuse(exc) from None
+    with source, _database(settings) as engine:
+        try:
+            report = ingest.load(engine, build_catalog(spec), settings, target, source, options)
+        except ingest.LoadError as exc:
+            raise refuse(exc) from None
+    for line in report.problem_lines():
+        typer.echo(line, err=True)
+    if not report.ok:
+        typer.echo(report.summary(), err=True)
+        raise typer.Exit(1)
+    typer.echo(report.summary())
 
 
 @app.command()

@@ -116,6 +116,11 @@ def _counting_ends(spec: Spec, child: TableSpec) -> list[tuple[TableSpec, Relati
     ]
 
 
+def counting_tables(spec: Spec, child: TableSpec) -> list[str]:
+    """Tables with rollups that count rows of `child`."""
+    return sorted({table.name for table, _ in _counting_ends(spec, child)})
+
+
 def link_fields(spec: Spec, child: TableSpec) -> list[str]:
     """Fields of `child` by which its rows link to parents that count them."""
     return sorted({end.remote_field for _, end in _counting_ends(spec, child)})
