@@ -2,14 +2,16 @@
 
 Rows arrive validated (graph/rows.py). This module adds what only the database can answer:
 whether a natural key is taken, whether a link names an existing row (`on_missing`), what
-happens to rows that link to deleted ones (`on_delete`), and the audit chain. Every check runs
-in the same transaction as the write, so a refused write leaves nothing behind.
+happens to rows that link to deleted ones (`on_delete`), the audit chain (graph/audit.py) and
+the rollups of the rows written (graph/sql/rollups.py). Every check runs in the same
+transaction as the write, so a refused write leaves nothing behind.
 
 Concurrent writers: PostgreSQL runs writes under READ COMMITTED. Rows about to be updated or
-deleted are locked first (`FOR UPDATE`), and link targets are locked `FOR SHARE` when a rule
-protects the link, so a delete and an insert that links to the deleted row cannot both pass
-their checks: one waits for the other and then sees its effect. SQLite serializes writers with
-`BEGIN IMMEDIATE` (graph/sql/engine.py).
+deleted are locked first (`FOR UPDATE`), and link targets are locked (`FOR KEY SHARE`, or
+`FOR SHARE` when the target column is not unique) when a rule protects the link, so a delete
+and an insert that links to the deleted row cannot both pass their checks: one waits for the
+other and then sees its effect. SQLite serializes writers with `BEGIN IMMEDIATE`
+(graph/sql/engine.py).
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class Writer:
         """Insert (or, with `upsert`, insert-or-update on the natural key); ids in row order."""
         if not rows:
             return []
-        self._refuse_duplicates(table, rows, paths, upsert is not None)
+        self._refuse_duplicates(table, rows, paths)
         sql_table = self.catalog.table(table.name)
         before: dict[RelationSpec, set[Any]] = {}
         parents: dict[str, set[int]] = {}
@@ -171,7 +173,7 @@ class Writer:
         return found
 
     def _refuse_duplicates(
-        self, table: TableSpec, rows: list[dict[str, Any]], paths: Sequence[Path], upsert: bool
+        self, table: TableSpec, rows: list[dict[str, Any]], paths: Sequence[Path]
     ) -> None:
         """Two rows of one write with the same key: which one should win? Neither."""
         problems: list[Problem] = []
