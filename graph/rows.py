@@ -65,6 +65,8 @@ def check_text(value: str) -> None:
     encoded as UTF-8 at all (SQLite would keep what PostgreSQL refuses)."""
     if "\x00" in value:
         raise InvalidValue("text cannot hold the NUL character (\\u0000)")
+    if value.isascii():  # the common case, and no surrogate can hide in it
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -313,6 +315,13 @@ class RowValidator:
         # than `id`.
         self.server_fields = ENGINE_FIELDS | table.server_fields | ({chained} if chained else set())
         self.problems: list[Problem] = []
+        # Worked out once: rows are checked by the million in a bulk load.
+        self._writable = [f for f in table.fields if f.name not in self.server_fields]
+        self._fields = {n: f for n, f in names.by_name.items() if f.name not in self.server_fields}
+        self._coercers = {f.name: _SCALARS[f.type] for f in self._writable}
+        self._needed = [
+            (f, f.default is not None, f.required or f.name == table.key) for f in self._writable
+        ]
 
     def _problem(self, path: Path, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -335,19 +344,21 @@ class RowValidator:
         return field
 
     def writable_fields(self) -> list[FieldSpec]:
-        return [f for f in self.table.fields if f.name not in self.server_fields]
+        return list(self._writable)
 
-    def _value(self, field: FieldSpec, value: Any, path: Path) -> Any:
+    def _value(self, field: FieldSpec, value: Any, path: Path, name: Any) -> Any:
+        """The stored form of one given value; `path + (name,)` names it in a problem (built
+        only then)."""
         if value is None:
             if field.required or field.name == self.table.key:
-                self._problem(path, "is required and cannot be null")
+                self._problem((*path, name), "is required and cannot be null")
             return None
         try:
-            stored = coerce_value(field, value)
+            stored = self._coercers[field.name](field, value)
             if field.name == self.table.key:
                 check_key(self.table, stored)
         except InvalidValue as exc:
-            self._problem(path, str(exc))
+            self._problem((*path, name), str(exc))
             return None
         return stored
 
@@ -358,15 +369,17 @@ class RowValidator:
             return {}
         values: dict[str, Any] = {}
         for name, value in raw.items():
-            field = self._field(name, (*path, name))
+            field = self._fields.get(name)
+            if field is None:
+                field = self._field(name, (*path, name))  # reports why
             if field is not None:
-                values[field.name] = self._value(field, value, (*path, name))
-        for field in self.writable_fields():
+                values[field.name] = self._value(field, value, path, name)
+        for field, has_default, required in self._needed:
             if field.name in values:
                 continue
-            if field.default is not None:
+            if has_default:
                 values[field.name] = _default(field)
-            elif field.required or field.name == self.table.key:
+            elif required:
                 self._problem((*path, self.names.shown(field)), "is required")
         return values
 
@@ -382,7 +395,7 @@ class RowValidator:
         for name, value in raw.items():
             field = self._field(name, (*path, name))
             if field is not None:
-                values[field.name] = self._value(field, value, (*path, name))
+                values[field.name] = self._value(field, value, path, name)
         return values
 
     def update_fields(self, raw: Any, path: Path) -> tuple[str, ...]:
