@@ -190,3 +190,40 @@ async def test_async_registry_and_graphql_see_the_same_rows(
     assert await async_registry.count_rows("self_healing") == 2
     with pytest.raises(UserInputError):
         await async_registry.query_rows("self_healing", {"nope": 1})
+
+
+def test_concurrent_decisions_form_one_audit_chain(registry: Registry) -> None:
+    """Sixteen writers insert governance decisions at once through the registry (the same
+    write path as the mutations): one chain, one row per insert, no fork."""
+    import threading
+
+    from graph.audit import verify_chain
+
+    decision = {
+        "decision_type": "approval",
+        "subject": "Enable playbook p",
+        "subject_type": "playbook",
+        "risk_level": "low",
+        "decision_maker": "unified_logic",
+        "decision_outcome": "approved",
+    }
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for n in range(3):
+                registry.insert_row("governance", {**decision, "decision_id": f"d-{worker}-{n}"})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    with registry.engine.connect() as conn:
+        report = verify_chain(conn, registry.catalog, registry.table("governance"))
+    assert report.intact and report.rows == 48
+    stamps = [r["audit_stamp"] for r in registry.query_rows("governance", order_by="id")]
+    assert len(set(stamps)) == 48 and report.head == stamps[-1]
