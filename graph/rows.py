@@ -17,6 +17,7 @@ The database's own constraints (NOT NULL, CHECK, UNIQUE) stay as the last line b
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import re
@@ -113,8 +114,47 @@ def _float(value: Any) -> float:
     return number
 
 
+# The shapes most text datetimes have (what the API itself writes, and offsets): parsed by the
+# C parser. Anything else goes through the API's own parser, which explains what is wrong.
+_CANONICAL_DATETIME_LENGTHS = frozenset({20, 25, 27, 32})
+
+
+def _fast_datetime(text: str) -> dt.datetime | None:
+    """`YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM|-HH:MM)` by the C parser; None for any other
+    shape (the API's parser then decides, and explains)."""
+    size = len(text)
+    if size not in _CANONICAL_DATETIME_LENGTHS or not text.isascii() or text[10] != "T":
+        return None
+    if not (text[4] == text[7] == "-" and text[13] == text[16] == ":"):
+        return None  # also not a week date (2026-W09-1) or an ordinal date, which C accepts
+    digits = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+    if size in (27, 32):
+        if text[19] != "." or not text[20:26].isdigit():
+            return None
+        digits += text[20:26]
+    if not digits.isdigit():
+        return None
+    if size in (20, 27):
+        if text[-1] != "Z":
+            return None
+    else:
+        offset = text[-5:-3] + text[-2:]
+        # The C parser takes minutes of 60 and more in an offset; the API does not.
+        if text[-6] not in "+-" or text[-3] != ":" or not offset.isdigit():
+            return None
+        if offset[:2] > "23" or offset[2:] > "59":
+            return None
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _datetime(value: Any) -> dt.datetime:
     if isinstance(value, str):
+        fast = _fast_datetime(value)
+        if fast is not None:
+            return fast
         try:
             return parse_datetime(value)
         except GraphQLError as exc:
@@ -169,31 +209,70 @@ def _enum(field: FieldSpec, value: Any) -> str:
 
 
 def json_value(value: Any, depth: int = 0) -> Any:
-    """A JSON document both databases store alike (and that orjson can send back)."""
-    if depth > MAX_JSON_DEPTH:
-        raise InvalidValue(f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
-    if value is None or isinstance(value, bool):
+    """A JSON document both databases store alike (and that orjson can send back).
+
+    A document of plain dicts and lists (what JSON parsers and GraphQL hand over) is checked
+    in place and returned as it is; tuples and other mappings are copied into lists and dicts.
+    """
+    if _plain_json(value, depth):
         return value
+    return _copied_json(value, depth)
+
+
+def _json_scalar(value: Any) -> bool:
+    """Whether `value` is a JSON scalar (checked); False for anything else."""
+    if value is None or isinstance(value, bool):
+        return True
     if isinstance(value, int):
         if not BIGINT_MIN <= value <= BIGINT_MAX:
             raise InvalidValue(f"the JSON number {value} is outside 64 bits")
-        return value
+        return True
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidValue("NaN and infinity are not JSON values")
-        return value
+        return True
     if isinstance(value, str):
         check_text(value)
+        return True
+    return False
+
+
+def _plain_json(value: Any, depth: int) -> bool:
+    """Check a document in place; False when part of it must be converted (a tuple...)."""
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidValue(f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidValue(f"JSON object keys are text, not {_shown(key)}")
+            check_text(key)
+            if not _plain_json(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        return all(_plain_json(item, depth + 1) for item in value)
+    if _json_scalar(value):
+        return True
+    if isinstance(value, list | tuple | Mapping):
+        return False
+    raise InvalidValue(f"{_shown(value)} is not a JSON value")
+
+
+def _copied_json(value: Any, depth: int) -> Any:
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidValue(f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    if _json_scalar(value):
         return value
     if isinstance(value, list | tuple):
-        return [json_value(item, depth + 1) for item in value]
+        return [_copied_json(item, depth + 1) for item in value]
     if isinstance(value, Mapping):
         result = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidValue(f"JSON object keys are text, not {_shown(key)}")
             check_text(key)
-            result[key] = json_value(item, depth + 1)
+            result[key] = _copied_json(item, depth + 1)
         return result
     raise InvalidValue(f"{_shown(value)} is not a JSON value")
 
@@ -423,7 +502,7 @@ class RowValidator:
 def _default(field: FieldSpec) -> Any:
     value = field.default
     if isinstance(value, dict | list):
-        return json_value(value)  # a fresh copy per row
+        return copy.deepcopy(value)  # a fresh copy per row: callers may change it
     if field.type is FieldType.DATETIME and isinstance(value, dt.datetime):
         # YAML timestamps without an offset are UTC, as everywhere in the spec.
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
