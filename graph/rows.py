@@ -27,12 +27,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from graphql import GraphQLError
-
 from graph.errors import Path, Problem, UserInputError, listed
-from graph.gql.scalars import parse_bigint, parse_date, parse_datetime
 from graph.naming import suggest
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldSpec, FieldType, TableSpec
+from graph.texts import TextValueError, parse_bigint, parse_date, parse_datetime
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 # Deeper JSON is almost always an attack or a bug, and recursion in every layer pays for it.
@@ -97,8 +95,8 @@ def _bigint(value: Any) -> int:
     if isinstance(value, str):
         try:
             return parse_bigint(value)
-        except GraphQLError as exc:
-            raise InvalidValue(exc.message) from None
+        except TextValueError as exc:
+            raise InvalidValue(str(exc)) from None
     return _whole(value, BIGINT_MIN, BIGINT_MAX, "a 64-bit integer")
 
 
@@ -157,8 +155,8 @@ def _datetime(value: Any) -> dt.datetime:
             return fast
         try:
             return parse_datetime(value)
-        except GraphQLError as exc:
-            raise InvalidValue(exc.message) from None
+        except TextValueError as exc:
+            raise InvalidValue(str(exc)) from None
     if not isinstance(value, dt.datetime):
         raise InvalidValue(f"expected a date and time, not {_shown(value)}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -173,8 +171,8 @@ def _date(value: Any) -> dt.date:
     if isinstance(value, str):
         try:
             return parse_date(value)
-        except GraphQLError as exc:
-            raise InvalidValue(exc.message) from None
+        except TextValueError as exc:
+            raise InvalidValue(str(exc)) from None
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise InvalidValue(f"expected a date, not {_shown(value)}")
     return value
