@@ -543,18 +543,16 @@ def _line_problems(
 
 
 class LinkChecks:
-    """`Writer.check_links` for a batch in hand: rows get their position in the batch as id
-    (the check only uses ids to name rows), and its problems get their file lines."""
+    """`Writer.check_links` for a batch in hand, its problems at the lines of the file."""
 
     def __init__(self, conn: Connection, compiler: Compiler, table: TableSpec) -> None:
         self.writer = Writer(conn, compiler)
         self.table = table
 
     def check(self, batch: Batch) -> None:
-        rows = [{**row, "id": i} for i, row in enumerate(batch.rows)]
-        paths: dict[int, tuple[str | int, ...]] = {i: ("rows", i) for i in range(len(rows))}
+        paths = [("rows", i) for i in range(len(batch.rows))]
         try:
-            self.writer.check_links(self.table, rows, paths)
+            self.writer.check_links(self.table, batch.rows, paths)
         except WriteError as exc:
             found = _line_problems(self.table, batch, exc.problems, exc.message, exc.code)
             raise Refused(sorted(found, key=LineProblem.sort_key)) from None

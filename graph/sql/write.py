@@ -17,7 +17,7 @@ other and then sees its effect. SQLite serializes writers with `BEGIN IMMEDIATE`
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -63,7 +63,7 @@ def forward_end(spec_tables: dict[str, TableSpec], rel: RelationSpec) -> Relatio
     return next(e for e in owner.relations if e.relation is rel and e.name == rel.name)
 
 
-def _link_values(row: dict[str, Any], field: FieldSpec) -> list[Any]:
+def _link_values(row: Mapping[str, Any], field: FieldSpec) -> list[Any]:
     value = row.get(field.name)
     if value is None:
         return []
@@ -120,7 +120,8 @@ class Writer:
                 ids = self._upsert(table, sql_table, full, upsert)
         self._protect_renamed(table, before)
         written = self.link_rows(table, ids)
-        self.check_links(table, written, dict(zip(ids, paths, strict=True)))
+        path_of = dict(zip(ids, paths, strict=True))
+        self.check_links(table, written, [path_of[row["id"]] for row in written])
         self._merge(parents, rollups.parents_of(self.conn, self.compiler, table, written))
         self._refresh_rollups(parents)
         rollups.refresh(self.conn, self.compiler, table, ids)
@@ -266,7 +267,7 @@ class Writer:
                 )
         self._protect_renamed(table, before)
         written = self.link_rows(table, ids)
-        self.check_links(table, written, dict.fromkeys(ids, ("set",)), only=set(changes))
+        self.check_links(table, written, [("set",)] * len(written), only=set(changes))
         self._merge(parents, rollups.parents_of(self.conn, self.compiler, table, written))
         self._refresh_rollups(parents)
         rollups.refresh(self.conn, self.compiler, table, ids)
@@ -349,29 +350,30 @@ class Writer:
     def check_links(
         self,
         table: TableSpec,
-        rows: list[dict[str, Any]],
-        paths: dict[int, Path],
+        rows: Sequence[Mapping[str, Any]],
+        paths: Sequence[Path],
         only: set[str] | None = None,
     ) -> None:
         """on_missing: reject, and the locks that keep protected links valid until commit.
 
-        `rows` are link_rows() of the written rows; `paths` names each by id, for errors.
+        `rows` hold the written rows' link fields (link_rows(), or rows in hand); `paths`
+        names each, in the same order, for errors.
         """
         for rel in self._protected_links(table):
             if only is None or rel.from_field in only:
                 self._check_link(rel, rows, paths)
 
     def _check_link(
-        self, rel: RelationSpec, rows: list[dict[str, Any]], paths: dict[int, Path]
+        self, rel: RelationSpec, rows: Sequence[Mapping[str, Any]], paths: Sequence[Path]
     ) -> None:
         end = forward_end(self.spec.tables, rel)
         link = link_of(self.spec, end)
         wanted: dict[Any, Path] = {}
-        for row in rows:
-            if any(row[f] != v for f, v in rel.where):
+        for row, path in zip(rows, paths, strict=True):
+            if any(row.get(f) != v for f, v in rel.where):
                 continue
             for value in _link_values(row, link.local):
-                wanted.setdefault(_comparable(value), paths[row["id"]])
+                wanted.setdefault(_comparable(value), path)
         if not wanted:
             return
         found = self._existing(rel, end, list(wanted))
