@@ -61,6 +61,7 @@ from graph.spec.model import FieldSpec, FieldType, Spec, TableSpec
 from graph.sql import rollups
 from graph.sql.compile import Compiler
 from graph.sql.engine import WRITE
+from graph.sql.links import comparable
 from graph.sql.tables import Catalog
 from graph.sql.write import Writer
 from graph.writes import WriteOps
@@ -123,11 +124,9 @@ class LineProblem:
 
 def resolve_table(spec: Spec, name: str) -> TableSpec:
     """A table by schema name (`execution_logs`) or SQL name (`memory_execution_logs`)."""
-    if name in spec.tables:
-        return spec.table(name)
-    for table in spec.tables.values():
-        if table.table == name:
-            return table
+    found = spec.find_table(name)
+    if found is not None:
+        return found
     known = sorted(spec.tables)
     hint = suggest(name, known + sorted(t.table for t in spec.tables.values()))
     raise LoadError(
@@ -502,20 +501,7 @@ class Sink(Protocol):
 def protected_values(spec: Spec, table: TableSpec) -> list[str]:
     """Fields of `table`, other than its key, that relations with an on_delete rule point at:
     an update of them must not leave links dangling (graph/sql/write.py)."""
-    return sorted(
-        {
-            rel.to_field
-            for rel in spec.relations
-            if rel.to_table == table.name and rel.on_delete != "allow" and rel.to_field != table.key
-        }
-    )
-
-
-def _comparable(value: Any) -> Any:
-    """A value as Python compares link and key values (UUIDs as text, as graph/sql/write.py)."""
-    if value is None or isinstance(value, str | int):
-        return value
-    return str(value)
+    return sorted({rel.to_field for rel in spec.rules_to(table) if rel.to_field != table.key})
 
 
 def _spec_name(table: TableSpec, name: str | int) -> str:
@@ -976,7 +962,7 @@ class Loader:
 
     def _add(self, sink: Sink, batch: Batch, row: dict[str, Any], record: Record) -> Batch:
         line = record.line
-        key = _comparable(row.get(self.table.key))
+        key = comparable(row.get(self.table.key))
         if self.options.upsert and key in batch.keys:
             # A key given again is applied after the first, as the file orders them.
             batch = self._flush(sink, batch)

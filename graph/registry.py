@@ -59,7 +59,6 @@ class Registry:
         self.settings = settings or Settings()
         self.writes = WriteOps(spec, self.settings)
         self._filters = FilterPlanner(spec, build_index(spec, python=True), python=True)
-        self._names = {t.table: t.name for t in spec.tables.values()}
         # One snapshot per call, as for a GraphQL operation (graph/gql/context.py).
         self._reader = snapshot_reader(engine)
         self._writer = write_engine(engine)
@@ -104,11 +103,11 @@ class Registry:
 
     def table(self, name: str) -> TableSpec:
         """A table by its SQL name (`memory_execution_logs`) or schema name (`execution_logs`)."""
-        schema_name = self._names.get(name, name)
-        if schema_name not in self.spec.tables:
-            known = sorted(self._names)
+        found = self.spec.find_table(name)
+        if found is None:
+            known = sorted(t.table for t in self.spec.tables.values())
             raise UserInputError(f"no table {name!r}{suggest(name, known)}", ("table",))
-        return self.spec.table(schema_name)
+        return found
 
     # -- writes -------------------------------------------------------------------------
 

@@ -185,6 +185,10 @@ class TableSpec:
             names.add(self.audit_chain)
         return frozenset(names)
 
+    def is_unique(self, name: str) -> bool:
+        """No two rows hold the same value of this field: the key, `unique` fields and `id`."""
+        return self.field(name).unique or name in (self.key, "id")
+
     def relation_end(self, name: str) -> RelationEnd:
         return next(e for e in self.relations if e.name == name)
 
@@ -216,3 +220,26 @@ class Spec:
 
     def table(self, name: str) -> TableSpec:
         return self.tables[name]
+
+    def find_table(self, name: str) -> TableSpec | None:
+        """A table by its schema name (`execution_logs`) or its SQL name
+        (`memory_execution_logs`), as users may name it in code and on the command line."""
+        if name in self.tables:
+            return self.tables[name]
+        return next((t for t in self.tables.values() if t.table == name), None)
+
+    def rules_from(self, table: TableSpec) -> list[RelationSpec]:
+        """Relations from `table` with an on_missing or on_delete rule: writes of its rows
+        check their links, or keep them valid until commit."""
+        return [
+            rel
+            for rel in self.relations
+            if rel.from_table == table.name
+            and not (rel.on_missing == "allow" and rel.on_delete == "allow")
+        ]
+
+    def rules_to(self, table: TableSpec) -> list[RelationSpec]:
+        """Relations to `table` whose on_delete protects the values other rows link to."""
+        return [
+            rel for rel in self.relations if rel.to_table == table.name and rel.on_delete != "allow"
+        ]

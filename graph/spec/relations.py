@@ -289,10 +289,6 @@ def _describe(field: FieldSpec) -> str:
     return f"list of {field.of.value}" if field.of is not None else field.type.value
 
 
-def _is_unique(field: FieldSpec, table: TableSpec) -> bool:
-    return field.unique or field.name == table.key or field.name == "id"
-
-
 def attach_relations(
     tables: dict[str, TableSpec], relations: list[RelationSpec]
 ) -> dict[str, TableSpec]:
@@ -309,7 +305,7 @@ def attach_relations(
                 target=target.name,
                 local_field=rel.from_field,
                 remote_field=rel.to_field,
-                many=src_field.is_list or dst_field.is_list or not _is_unique(dst_field, target),
+                many=src_field.is_list or dst_field.is_list or not target.is_unique(dst_field.name),
                 description=rel.description,
                 relation=rel,
                 list_side=list_side,
@@ -323,7 +319,7 @@ def attach_relations(
                 target=source.name,
                 local_field=rel.to_field,
                 remote_field=rel.from_field,
-                many=src_field.is_list or dst_field.is_list or not _is_unique(src_field, source),
+                many=src_field.is_list or dst_field.is_list or not source.is_unique(src_field.name),
                 description=rel.reverse_description,
                 relation=rel,
                 list_side={"local": "remote", "remote": "local"}.get(list_side or ""),

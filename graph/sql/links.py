@@ -9,10 +9,11 @@ two ends are of one type, nothing changes and indexes serve the comparison as de
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, Text, cast
+from sqlalchemy import BigInteger, ColumnElement, String, Text, bindparam, cast
 from sqlalchemy.types import TypeEngine
 
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, Spec
@@ -20,6 +21,14 @@ from graph.sql import dialects
 from graph.sql.tables import column_type, element_type
 
 INTEGERS = frozenset({FieldType.INT, FieldType.BIGINT})
+# Values per IN list of a write's checks: far below SQLite's 32,766 bound variables, small
+# enough to plan fast.
+CHUNK = 500
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _scalar(field: FieldSpec) -> FieldType:
@@ -51,11 +60,38 @@ class Link:
             return BigInteger()
         return String()
 
+    def holds_any(
+        self, dialect: str, column: ColumnElement[Any], field: FieldSpec, values: list[Any]
+    ) -> ColumnElement[bool]:
+        """`column`, one end of this link declared as `field`, holds one of `values`: a list
+        column any of them as an element, a single value one of them."""
+        if field.is_list:
+            return dialects.list_includes_any(dialect, column, values, element_type(field))
+        operand = self.operand(dialect, column, field)
+        bound = bindparam(None, values, expanding=True, type_=self.value_type())
+        return operand.in_(bound)  # type: ignore[no-any-return]
+
     def operand(self, dialect: str, column: ColumnElement[Any], field: FieldSpec) -> Any:
         """The column as this link compares it: a uuid as text when the other end is text."""
         if not self.same_type and field.type is FieldType.UUID and dialect == dialects.POSTGRESQL:
             return cast(column, Text())
         return column
+
+
+def comparable(value: Any) -> Any:
+    """A link or key value as Python compares it with another: UUIDs (PostgreSQL hands back
+    UUID objects, writers give text) as text."""
+    if value is None or isinstance(value, str | int):
+        return value
+    return str(value)
+
+
+def link_values(row: Mapping[str, Any], field: FieldSpec) -> list[Any]:
+    """The values by which a row links through `field`: a list's elements, or the value."""
+    value = row.get(field.name)
+    if value is None:
+        return []
+    return list(value) if field.is_list else [value]
 
 
 def link_of(spec: Spec, end: RelationEnd) -> Link:

@@ -22,7 +22,6 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal,
     select,
     update,
 )
@@ -31,10 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from graph.spec.model import RelationEnd, RollupSpec, Spec, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
-from graph.sql.links import link_of
-from graph.sql.tables import element_type
-
-CHUNK = 500
+from graph.sql.links import chunks, comparable, link_of, link_values
 
 
 def _conditions(
@@ -79,8 +75,7 @@ def refresh(conn: Connection, compiler: Compiler, table: TableSpec, ids: Iterabl
     parent = compiler.catalog.table(table.name)
     values = {r.field: rollup_value(compiler, table, parent, r) for r in table.rollups}
     postgres = compiler.dialect == dialects.POSTGRESQL
-    for start in range(0, len(wanted), CHUNK):
-        batch = wanted[start : start + CHUNK]
+    for batch in chunks(wanted):
         if postgres:
             lock = select(parent.c.id).where(parent.c.id.in_(batch)).order_by(parent.c.id)
             # FOR NO KEY UPDATE: conflicts with other rollups, not with link checks' KEY SHARE.
@@ -133,13 +128,8 @@ def parents_of(
     of graph/sql/write.py read them: id plus the link fields)."""
     found: dict[str, set[int]] = {}
     for table, end in _counting_ends(compiler.spec, child):
-        values: set[Any] = set()
-        for row in rows:
-            value = row.get(end.remote_field)
-            if value is None:
-                continue
-            items = value if end.list_side == "remote" else [value]
-            values.update(v if isinstance(v, str | int) else str(v) for v in items)
+        remote = link_of(compiler.spec, end).remote
+        values = {comparable(v) for row in rows for v in link_values(row, remote)}
         if values:
             ids = _parents_holding(conn, compiler, table, end, sorted(values, key=repr))
             found.setdefault(table.name, set()).update(ids)
@@ -152,14 +142,8 @@ def _parents_holding(
     parent = compiler.catalog.table(table.name)
     link = link_of(compiler.spec, end)
     ids: set[int] = set()
-    for start in range(0, len(values), CHUNK):
-        batch = values[start : start + CHUNK]
-        if end.list_side == "local":
-            condition = dialects.list_includes_any(
-                compiler.dialect, parent.c[end.local_field], batch, element_type(link.local)
-            )
-        else:
-            column = link.operand(compiler.dialect, parent.c[end.local_field], link.local)
-            condition = column.in_([literal(v, link.value_type()) for v in batch])
+    for batch in chunks(values):
+        column = parent.c[end.local_field]
+        condition = link.holds_any(compiler.dialect, column, link.local, list(batch))
         ids.update(int(i) for i in conn.execute(select(parent.c.id).where(condition)).scalars())
     return ids

@@ -17,11 +17,11 @@ other and then sees its effect. SQLite serializes writers with `BEGIN IMMEDIATE`
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -41,16 +41,7 @@ from graph.plan import Filter
 from graph.spec.model import FieldSpec, RelationEnd, RelationSpec, TableSpec
 from graph.sql import dialects, rollups
 from graph.sql.compile import Compiler
-from graph.sql.links import link_of
-from graph.sql.tables import element_type
-
-# Values per IN list: far below SQLite's 32,766 bound variables, small enough to plan fast.
-CHUNK = 500
-
-
-def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+from graph.sql.links import CHUNK, chunks, comparable, link_of, link_values
 
 
 def _shown(value: Any) -> str:
@@ -61,13 +52,6 @@ def forward_end(spec_tables: dict[str, TableSpec], rel: RelationSpec) -> Relatio
     """The end of `rel` on its `from` table (the side that holds the link value)."""
     owner = spec_tables[rel.from_table]
     return next(e for e in owner.relations if e.relation is rel and e.name == rel.name)
-
-
-def _link_values(row: Mapping[str, Any], field: FieldSpec) -> list[Any]:
-    value = row.get(field.name)
-    if value is None:
-        return []
-    return list(value) if field.is_list else [value]
 
 
 class Writer:
@@ -162,7 +146,7 @@ class Writer:
             self.conn.execute(stmt, list(batch))
         keys = [row[table.key] for row in rows]
         found = self._ids_by_key(table, sql_table, keys)
-        return [found[_comparable(k)] for k in keys]
+        return [found[comparable(k)] for k in keys]
 
     def _ids_by_key(self, table: TableSpec, sql_table: Table, keys: list[Any]) -> dict[Any, int]:
         """Ids of the rows holding these natural keys (absent keys are left out)."""
@@ -170,7 +154,7 @@ class Writer:
         found: dict[Any, int] = {}
         for batch in chunks(keys):
             stmt = select(key, sql_table.c.id).where(key.in_(list(batch)))
-            found.update((_comparable(k), int(i)) for k, i in self.conn.execute(stmt))
+            found.update((comparable(k), int(i)) for k, i in self.conn.execute(stmt))
         return found
 
     def _refuse_duplicates(
@@ -208,13 +192,13 @@ class Writer:
             if field.name == table.audit_chain:
                 continue  # assigned after this check, unique by construction
             pairs = zip(rows, paths, strict=True)
-            wanted = {_comparable(row.get(field.name)): path for row, path in pairs}
+            wanted = {comparable(row.get(field.name)): path for row, path in pairs}
             wanted.pop(None, None)
             column = sql_table.c[field.name]
             for batch in chunks(list(wanted)):
                 taken = self.conn.execute(select(column).where(column.in_(list(batch))))
                 for (value,) in taken:
-                    path = wanted.get(_comparable(value))
+                    path = wanted.get(comparable(value))
                     problems.append(
                         Problem(
                             (*(path or ()), field.gql_name),
@@ -321,20 +305,11 @@ class Writer:
 
     # -- relation rules -----------------------------------------------------------------
 
-    def _protected_links(self, table: TableSpec) -> list[RelationSpec]:
-        """Relations from this table whose links writes must check or keep valid."""
-        return [
-            rel
-            for rel in self.spec.relations
-            if rel.from_table == table.name
-            and not (rel.on_missing == "allow" and rel.on_delete == "allow")
-        ]
-
     def link_rows(self, table: TableSpec, ids: list[int]) -> list[dict[str, Any]]:
         """The stored values of these rows that relation rules and rollups look at: one
         statement, whatever the number of rules (None when nothing looks)."""
         fields = {
-            f for rel in self._protected_links(table) for f in (rel.from_field, *dict(rel.where))
+            f for rel in self.spec.rules_from(table) for f in (rel.from_field, *dict(rel.where))
         }
         fields |= set(rollups.link_fields(self.spec, table))
         if not fields or not ids:
@@ -359,7 +334,7 @@ class Writer:
         `rows` hold the written rows' link fields (link_rows(), or rows in hand); `paths`
         names each, in the same order, for errors.
         """
-        for rel in self._protected_links(table):
+        for rel in self.spec.rules_from(table):
             if only is None or rel.from_field in only:
                 self._check_link(rel, rows, paths)
 
@@ -372,8 +347,8 @@ class Writer:
         for row, path in zip(rows, paths, strict=True):
             if any(row.get(f) != v for f, v in rel.where):
                 continue
-            for value in _link_values(row, link.local):
-                wanted.setdefault(_comparable(value), path)
+            for value in link_values(row, link.local):
+                wanted.setdefault(comparable(value), path)
         if not wanted:
             return
         found = self._existing(rel, end, list(wanted))
@@ -398,14 +373,16 @@ class Writer:
         column = link.operand(self.dialect, target.c[rel.to_field], link.remote)
         found: set[Any] = set()
         for batch in chunks(values):
-            param = bindparam("values", list(batch), expanding=True, type_=link.value_type())
-            stmt = select(column).where(column.in_(param))
+            condition = link.holds_any(
+                self.dialect, target.c[rel.to_field], link.remote, list(batch)
+            )
+            stmt = select(column).where(condition)
             if self.postgres:
                 # KEY SHARE on a unique target: it blocks deleting the row or changing its key
                 # until commit, yet not rollups updating its counters (graph/sql/rollups.py).
-                unique = _is_unique(self.spec.table(rel.to_table), rel.to_field)
+                unique = self.spec.table(rel.to_table).is_unique(rel.to_field)
                 stmt = stmt.with_for_update(read=True, key_share=unique, of=target)
-            found.update(_comparable(v) for v in self.conn.execute(stmt).scalars())
+            found.update(comparable(v) for v in self.conn.execute(stmt).scalars())
         return found
 
     def _linked_values(
@@ -416,11 +393,7 @@ class Writer:
         For an update, only fields it changes (`changes`); for a delete, all of them.
         """
         protected = [
-            rel
-            for rel in self.spec.relations
-            if rel.to_table == table.name
-            and rel.on_delete != "allow"
-            and (changes is None or rel.to_field in changes)
+            rel for rel in self.spec.rules_to(table) if changes is None or rel.to_field in changes
         ]
         result: dict[RelationSpec, set[Any]] = {}
         sql_table = self.catalog.table(table.name)
@@ -428,7 +401,7 @@ class Writer:
             values: set[Any] = set()
             for batch in chunks(ids):
                 stmt = select(sql_table.c[rel.to_field]).where(sql_table.c.id.in_(list(batch)))
-                values.update(_comparable(v) for v in self.conn.execute(stmt).scalars())
+                values.update(comparable(v) for v in self.conn.execute(stmt).scalars())
             values.discard(None)
             result[rel] = values
         return result
@@ -451,14 +424,8 @@ class Writer:
         named: set[Any] = set()
         wanted = set(gone)
         for batch in chunks(gone):
-            column = link.operand(self.dialect, source.c[rel.from_field], link.local)
-            if link.local.is_list:
-                condition = dialects.list_includes_any(
-                    self.dialect, source.c[rel.from_field], list(batch), element_type(link.local)
-                )
-            else:
-                param = bindparam("gone", list(batch), expanding=True, type_=link.value_type())
-                condition = column.in_(param)
+            column = source.c[rel.from_field]
+            condition = link.holds_any(self.dialect, column, link.local, list(batch))
             fixed = [source.c[f] == v for f, v in rel.where]
             stmt = select(source.c.id, source.c[rel.from_field]).where(condition, *fixed)
             if self.postgres:
@@ -466,7 +433,7 @@ class Writer:
             for row_id, value in self.conn.execute(stmt.order_by(source.c.id)):
                 ids.append(int(row_id))
                 items = value if link.local.is_list else [value]
-                named.update(v for v in map(_comparable, items or []) if v in wanted)
+                named.update(v for v in map(comparable, items or []) if v in wanted)
         return sorted(set(ids)), sorted(named, key=repr)
 
     def _apply_on_delete(
@@ -534,7 +501,7 @@ class Writer:
             stmt = select(sql_table.c.id, column).where(sql_table.c.id.in_(list(batch)))
             lists.update((int(i), list(v or [])) for i, v in self.conn.execute(stmt))
         for row_id, values in lists.items():
-            kept = [v for v in values if _comparable(v) not in gone]
+            kept = [v for v in values if comparable(v) not in gone]
             self.conn.execute(
                 update(sql_table).where(sql_table.c.id == row_id).values({rel.from_field: kept})
             )
@@ -572,17 +539,5 @@ def _rows_per_statement(columns: int) -> int:
     return max(1, min(CHUNK, 30_000 // max(columns, 1)))
 
 
-def _is_unique(table: TableSpec, name: str) -> bool:
-    field = table.field(name)
-    return field.unique or name in (table.key, "id")
-
-
 def _unique_fields(table: TableSpec) -> list[FieldSpec]:
-    return [f for f in table.declared_fields if f.unique or f.name == table.key]
-
-
-def _comparable(value: Any) -> Any:
-    """Link values as Python compares them: UUIDs (PostgreSQL hands back UUID objects) as text."""
-    if value is None or isinstance(value, str | int):
-        return value
-    return str(value)
+    return [f for f in table.declared_fields if table.is_unique(f.name)]
