@@ -55,7 +55,7 @@ from graph.errors import (
     WriteError,
 )
 from graph.naming import suggest
-from graph.rows import ENGINE_FIELDS, FieldNames, RowValidator
+from graph.rows import FieldNames, RowValidator
 from graph.settings import Settings
 from graph.spec.model import FieldSpec, FieldType, Spec, TableSpec
 from graph.sql import rollups
@@ -236,8 +236,7 @@ _CELLS: dict[FieldType, Callable[[str], Any]] = {
 def csv_header(cells: list[str], table: TableSpec, line: int) -> list[FieldSpec]:
     """The fields a CSV header names, or LoadError naming the first wrong column."""
     names = [c.strip() for c in cells]
-    writable = RowValidator(table, FieldNames.spec(table), chained=table.audit_chain)
-    allowed = {f.name: f for f in writable.writable_fields()}
+    allowed = {f.name: f for f in table.writable_fields}
     example = ",".join(list(allowed)[:4])
     if not any(n in allowed for n in names):
         raise LoadError(
@@ -255,7 +254,7 @@ def csv_header(cells: list[str], table: TableSpec, line: int) -> list[FieldSpec]
         seen.add(name)
         if name in allowed:
             fields.append(allowed[name])
-        elif name in ENGINE_FIELDS or name == table.audit_chain:
+        elif name in table.server_fields:
             raise LoadError(
                 f"column '{name}' is set by the server and cannot be loaded; remove it", line=line
             )
@@ -891,8 +890,8 @@ class Loader:
         self.source = source
         self.options = options
         self.report = LoadReport(table, file)
-        self.validator = RowValidator(table, FieldNames.spec(table), chained=table.audit_chain)
-        self.columns = [f.name for f in self.validator.writable_fields()]
+        self.validator = RowValidator(table, FieldNames.spec(table))
+        self.columns = [f.name for f in table.writable_fields]
         self.failing = False
         self.conflicts: list[Conflict] = []
         # One frozenset per distinct set of given fields, shared by the rows that give it.

@@ -35,7 +35,6 @@ from graph.texts import TextValueError, parse_bigint, parse_date, parse_datetime
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 # Deeper JSON is almost always an attack or a bug, and recursion in every layer pays for it.
 MAX_JSON_DEPTH = 64
-ENGINE_FIELDS = frozenset({"id", "created_at", "updated_at"})
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 # Control characters other than tab, newline and carriage return have no place in a key.
 _KEY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -385,15 +384,15 @@ class FieldNames:
 class RowValidator:
     """Checks rows and `set` values of one table; collects problems rather than stopping."""
 
-    def __init__(self, table: TableSpec, names: FieldNames, *, chained: str | None = None) -> None:
+    def __init__(self, table: TableSpec, names: FieldNames) -> None:
         self.table = table
         self.names = names
         # Fields the server fills itself (the audit stamp, rollups) are no more writable
         # than `id`.
-        self.server_fields = ENGINE_FIELDS | table.server_fields | ({chained} if chained else set())
+        self.server_fields = table.server_fields
         self.problems: list[Problem] = []
         # Worked out once: rows are checked by the million in a bulk load.
-        self._writable = [f for f in table.fields if f.name not in self.server_fields]
+        self._writable = table.writable_fields
         self._fields = {n: f for n, f in names.by_name.items() if f.name not in self.server_fields}
         self._coercers = {f.name: _SCALARS[f.type] for f in self._writable}
         self._needed = [
@@ -406,7 +405,7 @@ class RowValidator:
     def _field(self, name: Any, path: Path) -> FieldSpec | None:
         field = self.names.by_name.get(name) if isinstance(name, str) else None
         if field is None:
-            writable = [self.names.shown(f) for f in self.writable_fields()]
+            writable = [self.names.shown(f) for f in self._writable]
             hint = suggest(name, writable) if isinstance(name, str) else ""
             self._problem(path, f"{self.table.type_name} has no field {name!r}{hint}")
             return None
@@ -419,9 +418,6 @@ class RowValidator:
             self._problem(path, f"is {what} and cannot be written")
             return None
         return field
-
-    def writable_fields(self) -> list[FieldSpec]:
-        return list(self._writable)
 
     def _value(self, field: FieldSpec, value: Any, path: Path, name: Any) -> Any:
         """The stored form of one given value; `path + (name,)` names it in a problem (built
@@ -505,12 +501,3 @@ def _default(field: FieldSpec) -> Any:
         # YAML timestamps without an offset are UTC, as everywhere in the spec.
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
     return value
-
-
-def validate_rows(
-    table: TableSpec, raw: Sequence[Any], names: FieldNames, path: Path, *, chained: str | None
-) -> list[dict[str, Any]]:
-    validator = RowValidator(table, names, chained=chained)
-    rows = validator.rows(raw, path)
-    validator.raise_problems()
-    return rows

@@ -66,7 +66,7 @@ class WriteOps:
         table = self._table(table_name)
         if limit_rows:
             self._row_limit(len(rows), "rows", path)
-        validator = RowValidator(table, names(table), chained=table.audit_chain)
+        validator = RowValidator(table, names(table))
         valid = validator.rows(rows, path)
         upsert = None
         if update is not None:
@@ -112,7 +112,7 @@ class WriteOps:
         table = self._table(table_name)
         if table.append_only:
             raise AppendOnlyError(f"{table.plural} are append-only: rows cannot be changed")
-        validator = RowValidator(table, names(table), chained=table.audit_chain)
+        validator = RowValidator(table, names(table))
         values = validator.changes(changes, ("set",))
         validator.raise_problems()
         limit, bound = self._at_most(table, where, at_most)

@@ -289,3 +289,15 @@ def test_seeded_statistics_agree_with_the_seeded_logs(seeded_db: TestDatabase) -
         ).all()
     assert rows
     assert all(stored == counted for _name, stored, counted in rows)
+
+
+def test_rollup_fields_are_not_in_the_mutation_inputs(spec: Spec) -> None:
+    """The server's rollups are absent from the inputs; a `writable_until_linked` one is in."""
+    from graph.gql.build import build_schema
+    from graph.settings import Settings
+
+    type_map = build_schema(spec, Settings())._schema.type_map
+    for name in ("PlaybookInsert", "PlaybookSet"):
+        fields = set(type_map[name].fields)  # type: ignore[attr-defined]
+        assert {"totalRuns", "successfulRuns", "failedRuns", "lastUsedAt"}.isdisjoint(fields)
+        assert {"successRate", "playbookName"} <= fields

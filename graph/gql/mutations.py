@@ -61,7 +61,7 @@ class MutationTypes:
     def _row_input(self, table: TableSpec, name: str, description: str) -> type:
         cls = bare(name)
         annotations: dict[str, Any] = {}
-        for f in _writable(table):
+        for f in table.writable_fields:
             annotations[f.name] = optional(field_type(self.types, table, f))
             required = " Required." if f.required or f.name == table.key else ""
             setattr(cls, f.name, input_field(f.gql_name, f"{f.description}{required}"))
@@ -81,7 +81,7 @@ class MutationTypes:
         )
         if table.append_only:
             return
-        members = [(f.gql_name, f.gql_name) for f in _writable(table) if f.name != table.key]
+        members = [(f.gql_name, f.gql_name) for f in table.writable_fields if f.name != table.key]
         py_enum: Any = enum.Enum(naming.upsert_field_enum_name(t), members)  # type: ignore[misc]
         fields_enum = strawberry.enum(
             py_enum, description=f"A field of {t} an upsert may overwrite."

@@ -185,6 +185,12 @@ class TableSpec:
             names.add(self.audit_chain)
         return frozenset(names)
 
+    @property
+    def writable_fields(self) -> tuple[FieldSpec, ...]:
+        """The fields clients may write: all but the server's own."""
+        server = self.server_fields
+        return tuple(f for f in self.fields if f.name not in server)
+
     def is_unique(self, name: str) -> bool:
         """No two rows hold the same value of this field: the key, `unique` fields and `id`."""
         return self.field(name).unique or name in (self.key, "id")
