@@ -14,6 +14,7 @@ from graph.sql.ddl import create_schema
 from graph.sql.tables import Catalog, build_catalog
 from tests.api import Api
 from tests.databases import BACKENDS, TestDatabase, fresh_database
+from tests.writes import shared_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,17 @@ def seeded_db(
             progress=False,
             now=dt.datetime.now(dt.UTC),
         )
+        yield db
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shipped_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, catalog: Catalog
+) -> Iterator[TestDatabase]:
+    """One database of each kind with the shipped spec's tables, per test module: tests that
+    write empty it first (tests/writes.py), which is far faster than a database per test."""
+    folder = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with shared_database(request.param, folder, catalog) as db:
         yield db
 
 

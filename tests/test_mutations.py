@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +21,7 @@ from graph.settings import Settings
 from graph.spec import Spec, load_spec
 from graph.sql.tables import Catalog, build_catalog
 from tests.api import Api
-from tests.databases import BACKENDS, TestDatabase
+from tests.databases import TestDatabase
 from tests.writes import (
     api_for,
     column,
@@ -33,7 +32,6 @@ from tests.writes import (
     problems,
     refused_unchanged,
     serve,
-    shared_database,
 )
 
 INSERT = """
@@ -69,18 +67,9 @@ def instant(text_value: str) -> dt.datetime:
     return dt.datetime.strptime(text_value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def shipped_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, catalog: Catalog
-) -> Iterator[TestDatabase]:
-    """One database of each kind with the shipped spec's tables, for this module."""
-    with shared_database(request.param, tmp_path_factory.mktemp("mutations"), catalog) as db:
-        yield db
-
-
 @pytest.fixture
 def api(shipped_db: TestDatabase, spec: Spec, catalog: Catalog) -> Api:
-    """The API over the shipped spec's tables, emptied for this test."""
+    """The API over the shipped spec's tables (tests/conftest.py), emptied for this test."""
     empty_tables(shipped_db, spec, catalog)
     return api_for(shipped_db, spec, catalog)
 

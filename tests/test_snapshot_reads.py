@@ -18,8 +18,8 @@ from graph.spec import Spec
 from graph.sql.engine import build_engine
 from graph.sql.tables import Catalog
 from tests.api import Api
-from tests.databases import BACKENDS, TestDatabase
-from tests.writes import api_for, column, counts, empty_tables, refused_unchanged, shared_database
+from tests.databases import TestDatabase
+from tests.writes import api_for, column, counts, empty_tables, refused_unchanged
 
 READ = """
 {
@@ -34,18 +34,9 @@ READ = """
 """
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def shipped_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, catalog: Catalog
-) -> Iterator[TestDatabase]:
-    """One database of each kind with the shipped spec's tables, for this module."""
-    with shared_database(request.param, tmp_path_factory.mktemp("snapshots"), catalog) as db:
-        yield db
-
-
 @pytest.fixture
 def api(shipped_db: TestDatabase, spec: Spec, catalog: Catalog) -> Api:
-    """The API over the shipped spec's tables, emptied for this test."""
+    """The API over the shipped spec's tables (tests/conftest.py), emptied for this test."""
     empty_tables(shipped_db, spec, catalog)
     return api_for(shipped_db, spec, catalog)
 

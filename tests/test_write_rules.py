@@ -31,18 +31,9 @@ from tests.writes import (
 )
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def shipped_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, catalog: Catalog
-) -> Iterator[TestDatabase]:
-    """One database of each kind with the shipped spec's tables, for this module."""
-    with shared_database(request.param, tmp_path_factory.mktemp("rules"), catalog) as db:
-        yield db
-
-
 @pytest.fixture
 def api(shipped_db: TestDatabase, spec: Spec, catalog: Catalog) -> Api:
-    """The API over the shipped spec's tables, emptied for this test."""
+    """The API over the shipped spec's tables (tests/conftest.py), emptied for this test."""
     empty_tables(shipped_db, spec, catalog)
     return api_for(shipped_db, spec, catalog)
 
