@@ -60,7 +60,7 @@ from graph.settings import Settings
 from graph.spec.model import FieldSpec, FieldType, Spec, TableSpec
 from graph.sql import rollups
 from graph.sql.compile import Compiler
-from graph.sql.engine import WRITE
+from graph.sql.engine import write_engine
 from graph.sql.links import comparable
 from graph.sql.tables import Catalog
 from graph.sql.write import Writer
@@ -1040,7 +1040,7 @@ class Loader:
 
     def run(self) -> LoadReport:
         started = time.perf_counter()
-        writer = self.engine.execution_options(**{WRITE: True})
+        writer = write_engine(self.engine)
         with writer.connect() as conn:
             exists = self.engine.dialect.has_table(conn, self.table.table)
             conn.rollback()
