@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from graph.errors import Path, Problem, UserInputError, listed
 from graph.naming import suggest
@@ -111,36 +111,21 @@ def _float(value: Any) -> float:
     return number
 
 
-# The shapes most text datetimes have (what the API itself writes, and offsets): parsed by the
-# C parser. Anything else goes through the API's own parser, which explains what is wrong.
-_CANONICAL_DATETIME_LENGTHS = frozenset({20, 25, 27, 32})
+# The shapes most text datetimes have (what the API itself writes, and offsets), told by one
+# regular expression and parsed by the C parser. Anything else goes through the API's own
+# parser, which explains what is wrong.
+_CANONICAL_DATETIME = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)",
+    re.ASCII,
+)
 
 
 def _fast_datetime(text: str) -> dt.datetime | None:
     """`YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM|-HH:MM)` by the C parser; None for any other
-    shape (the API's parser then decides, and explains)."""
-    size = len(text)
-    if size not in _CANONICAL_DATETIME_LENGTHS or not text.isascii() or text[10] != "T":
+    shape (the API's parser then decides, and explains). The C parser alone would also take
+    week dates, ordinal dates and offset minutes of 60 and more, which the API does not."""
+    if _CANONICAL_DATETIME.fullmatch(text) is None:
         return None
-    if not (text[4] == text[7] == "-" and text[13] == text[16] == ":"):
-        return None  # also not a week date (2026-W09-1) or an ordinal date, which C accepts
-    digits = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
-    if size in (27, 32):
-        if text[19] != "." or not text[20:26].isdigit():
-            return None
-        digits += text[20:26]
-    if not digits.isdigit():
-        return None
-    if size in (20, 27):
-        if text[-1] != "Z":
-            return None
-    else:
-        offset = text[-5:-3] + text[-2:]
-        # The C parser takes minutes of 60 and more in an offset; the API does not.
-        if text[-6] not in "+-" or text[-3] != ":" or not offset.isdigit():
-            return None
-        if offset[:2] > "23" or offset[2:] > "59":
-            return None
     try:
         return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
     except (ValueError, OverflowError):
@@ -365,6 +350,116 @@ def check_key(table: TableSpec, value: Any) -> None:
         raise InvalidValue("a key cannot hold control characters")
 
 
+# -- the fast path -------------------------------------------------------------------------
+#
+# A bulk load checks millions of values, nearly all of them plain and valid. For each field a
+# fast check accepts the common valid forms with a few C-level tests and returns the value as
+# the full check above would store it; anything else (None, non-ASCII text, strings for
+# numbers, Enum members, lists, any invalid value) it hands back as SLOW, and the full check
+# decides and explains. So the full check stays the one definition of what is valid:
+# tests/test_rows.py checks that the fast path never accepts what the full check refuses, nor
+# stores anything differently.
+
+SLOW: Any = object()
+FastCheck = Callable[[Any], Any]
+
+
+def _fast_text(field: FieldSpec, is_key: bool) -> FastCheck:
+    longest = field.max_length
+
+    def check(value: Any) -> Any:
+        # ASCII holds no lone surrogate; printable ASCII holds no control character (NUL
+        # included), which a key refuses and other text accepts but NUL.
+        if type(value) is not str or not value.isascii():
+            return SLOW
+        if longest is not None and len(value) > longest:
+            return SLOW
+        if is_key:
+            if not value.isprintable() or not value or value[0] == " " or value[-1] == " ":
+                return SLOW
+        elif "\x00" in value:
+            return SLOW
+        return value
+
+    return check
+
+
+def _fast_number(field: FieldSpec, kind: type, low: float, high: float) -> FastCheck:
+    if field.min is not None:
+        low = max(low, field.min)
+    if field.max is not None:
+        high = min(high, field.max)
+
+    def check(value: Any) -> Any:
+        # `type(...) is`: bool is an int subclass, and an int given for a float is converted
+        # by the full check.
+        if type(value) is not kind:
+            return SLOW
+        number = cast(float, value)
+        return number if low <= number <= high else SLOW
+
+    return check
+
+
+def _fast_enum(field: FieldSpec) -> FastCheck:
+    members = frozenset(field.values)
+
+    def check(value: Any) -> Any:
+        return value if type(value) is str and value in members else SLOW
+
+    return check
+
+
+def _fast_bool(value: Any) -> Any:
+    return value if type(value) is bool else SLOW
+
+
+def _fast_datetime_text(value: Any) -> Any:
+    if type(value) is str:
+        parsed = _fast_datetime(value)
+        if parsed is not None:
+            return parsed
+    return SLOW
+
+
+def _fast_json(value: Any) -> Any:
+    if type(value) is dict or type(value) is list:
+        try:
+            if _plain_json(value, 0):
+                return value
+        except InvalidValue:
+            pass  # the full check says why
+    return SLOW
+
+
+def fast_check(table: TableSpec, field: FieldSpec) -> FastCheck | None:
+    """The fast check of one writable field (see above); None where there is none."""
+    kind = field.type
+    if kind in (FieldType.STRING, FieldType.TEXT):
+        return _fast_text(field, field.name == table.key)
+    if kind is FieldType.INT:
+        return _fast_number(field, int, INT_MIN, INT_MAX)
+    if kind is FieldType.BIGINT:
+        return _fast_number(field, int, BIGINT_MIN, BIGINT_MAX)
+    if kind is FieldType.FLOAT:
+        # NaN fails every comparison, and infinity is beyond any bound given; without bounds
+        # the full check refuses both.
+        return (
+            _fast_number(field, float, -math.inf, math.inf)
+            if field.min is not None and (field.max is not None)
+            else None
+        )
+    if kind is FieldType.ENUM:
+        return _fast_enum(field)
+    if kind is FieldType.BOOL:
+        return _fast_bool
+    if kind is FieldType.DATETIME:
+        return _fast_datetime_text
+    if kind is FieldType.JSON:
+        return _fast_json
+    return None
+
+
 @dataclass(frozen=True)
 class FieldNames:
     """How one caller names fields: GraphQL's camelCase, or the spec's snake_case."""
@@ -395,9 +490,18 @@ class RowValidator:
         self._writable = table.writable_fields
         self._fields = {n: f for n, f in names.by_name.items() if f.name not in self.server_fields}
         self._coercers = {f.name: _SCALARS[f.type] for f in self._writable}
+        # Fields a row that leaves them out needs filled (a default) or reported (required).
         self._needed = [
-            (f, f.default is not None, f.required or f.name == table.key) for f in self._writable
+            (f, f.default is not None, f.required or f.name == table.key)
+            for f in self._writable
+            if f.default is not None or f.required or f.name == table.key
         ]
+        # By the caller's name: the stored name and the fast check (module comment above).
+        self._fast: dict[str, tuple[str, FastCheck]] = {}
+        for name, f in self._fields.items():
+            check = fast_check(table, f)
+            if check is not None:
+                self._fast[name] = (f.name, check)
 
     def _problem(self, path: Path, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -441,7 +545,14 @@ class RowValidator:
             self._problem(path, f"a row is an object of field values, not {_shown(raw)}")
             return {}
         values: dict[str, Any] = {}
+        fast = self._fast
         for name, value in raw.items():
+            known = fast.get(name)
+            if known is not None:
+                stored = known[1](value)
+                if stored is not SLOW:
+                    values[known[0]] = stored
+                    continue
             field = self._fields.get(name)
             if field is None:
                 field = self._field(name, (*path, name))  # reports why

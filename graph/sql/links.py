@@ -94,6 +94,18 @@ def link_values(row: Mapping[str, Any], field: FieldSpec) -> list[Any]:
     return list(value) if field.is_list else [value]
 
 
+def distinct_link_values(rows: Iterable[Mapping[str, Any]], field: FieldSpec) -> set[Any]:
+    """Every value by which any of `rows` links through `field`, comparable(), once each.
+    A bulk load asks this of batches of thousands of rows: a single value is gathered by a
+    set comprehension, not row by row through link_values()."""
+    if field.is_list:
+        return {comparable(v) for row in rows for v in link_values(row, field)}
+    name = field.name
+    values = {row.get(name) for row in rows}
+    values.discard(None)
+    return {comparable(v) for v in values}
+
+
 def link_of(spec: Spec, end: RelationEnd) -> Link:
     local = spec.table(end.owner).field(end.local_field)
     remote = spec.table(end.target).field(end.remote_field)

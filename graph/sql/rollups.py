@@ -30,7 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from graph.spec.model import RelationEnd, RollupSpec, Spec, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
-from graph.sql.links import chunks, comparable, link_of, link_values
+from graph.sql.links import chunks, distinct_link_values, link_of
 
 
 def _conditions(
@@ -129,7 +129,7 @@ def parents_of(
     found: dict[str, set[int]] = {}
     for table, end in _counting_ends(compiler.spec, child):
         remote = link_of(compiler.spec, end).remote
-        values = {comparable(v) for row in rows for v in link_values(row, remote)}
+        values = distinct_link_values(rows, remote)
         if values:
             ids = _parents_holding(conn, compiler, table, end, sorted(values, key=repr))
             found.setdefault(table.name, set()).update(ids)

@@ -41,7 +41,14 @@ from graph.plan import Filter
 from graph.spec.model import FieldSpec, RelationEnd, RelationSpec, TableSpec
 from graph.sql import dialects, rollups
 from graph.sql.compile import Compiler
-from graph.sql.links import CHUNK, chunks, comparable, link_of, link_values
+from graph.sql.links import (
+    CHUNK,
+    chunks,
+    comparable,
+    distinct_link_values,
+    link_of,
+    link_values,
+)
 
 
 def _shown(value: Any) -> str:
@@ -343,26 +350,31 @@ class Writer:
     ) -> None:
         end = forward_end(self.spec.tables, rel)
         link = link_of(self.spec, end)
-        wanted: dict[Any, Path] = {}
-        for row, path in zip(rows, paths, strict=True):
-            if any(row.get(f) != v for f, v in rel.where):
-                continue
-            for value in link_values(row, link.local):
-                wanted.setdefault(comparable(value), path)
+        if rel.where:
+            kept = [i for i, r in enumerate(rows) if all(r.get(f) == v for f, v in rel.where)]
+            rows, paths = [rows[i] for i in kept], [paths[i] for i in kept]
+        wanted = distinct_link_values(rows, link.local)
         if not wanted:
             return
-        found = self._existing(rel, end, list(wanted))
-        missing = [v for v in wanted if v not in found]
+        # Sorted: the same values lock their rows in the same order in every writer.
+        found = self._existing(rel, end, sorted(wanted, key=repr))
+        missing = wanted - found
         if missing and rel.on_missing == "reject":
             target = self.spec.table(rel.to_table)
             remote = target.field(rel.to_field)
+            # The first row naming each missing value, in the order of the rows.
+            first: dict[Any, Path] = {}
+            for row, path in zip(rows, paths, strict=True):
+                for value in link_values(row, link.local):
+                    if comparable(value) in missing:
+                        first.setdefault(comparable(value), path)
             problems = [
                 Problem(
-                    (*wanted[v], link.local.gql_name),
+                    (*path, link.local.gql_name),
                     f"no {target.type_name} has {remote.gql_name} {_shown(v)} "
                     f"(relation {rel.name}, on_missing: reject)",
                 )
-                for v in missing
+                for v, path in first.items()
             ]
             raise MissingTargetError(listed(problems), problems)
 
