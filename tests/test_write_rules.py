@@ -29,6 +29,9 @@ from tests.writes import (
     refused_unchanged,
     shared_database,
 )
+from tests.writes import (
+    log as failed_deploy,
+)
 
 
 @pytest.fixture
@@ -90,13 +93,7 @@ def ticket(key: str, **fields: Any) -> dict[str, Any]:
 
 
 def log(key: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "executionId": key,
-        "commandType": "REMEDIATE",
-        "component": "billing-api",
-        "status": "SUCCEEDED",
-        **fields,
-    }
+    return failed_deploy(key, **{"commandType": "REMEDIATE", "status": "SUCCEEDED", **fields})
 
 
 def playbook(key: str) -> dict[str, Any]:

@@ -260,3 +260,13 @@ def problems(error: dict[str, Any]) -> list[tuple[str, str]]:
             text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
         result.append((text, problem["message"]))
     return result
+
+
+def log(execution_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "executionId": execution_id,
+        "commandType": "DEPLOY",
+        "component": "billing-api",
+        "status": "FAILED",
+        **fields,
+    }

@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 
 from graph import naming
 from graph.gql import resolvers
+from graph.gql.coercion import WriteVariableErrors, write_inputs
 from graph.gql.context import RequestContext
 from graph.gql.errors import LIMIT_EXCEEDED, ValidationRules, error_code, with_code
 from graph.gql.mutations import mutation_fields
@@ -167,6 +168,8 @@ def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
             functools.partial(ParserCache, maxsize=512),
             functools.partial(ValidationCache, maxsize=512),
             functools.partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+            # A refused write variable: GraphQL's refusals and the spec's problems, in one error.
+            functools.partial(WriteVariableErrors, write_inputs(spec), settings.max_write_rows),
         ],
     )
     _install_direct_resolvers(schema, spec)
