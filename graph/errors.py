@@ -145,6 +145,16 @@ class WriteLimitError(WriteError):
     code = "LIMIT_EXCEEDED"
 
 
+class LimitExceededError(GraphError):
+    """A request asks for more than a configured limit allows; the message names the limit."""
+
+    code = "LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, path: Sequence[str | int] = ()) -> None:
+        self.argument_path = tuple(path)
+        super().__init__(message)
+
+
 class ServiceUnavailableError(GraphError):
     """The database is unreachable or refused the connection; retrying later may work."""
 

@@ -241,6 +241,7 @@ SHARED_TYPE_NAMES = frozenset(
         "Date",
         "DateTime",
         "UUID",
+        "TimeBucket",
     }
 )
 
@@ -284,6 +285,45 @@ def connection_root_name(list_root: str) -> str:
 
 def aggregate_root_name(list_root: str) -> str:
     return f"{list_root}Aggregate"
+
+
+# -- aggregates (graph/gql/aggregates.py) ------------------------------------------------------
+
+# Suffixes of the types each table's aggregate field makes, after the table's type name, with
+# what each is: `ExecutionLogGroup`, `ExecutionLogGroupBy`, ...
+AGGREGATE_TYPE_SUFFIXES = {
+    "Group": "group type",
+    "GroupBy": "grouping key input",
+    "GroupField": "groupable field enum",
+    "GroupKey": "group key type",
+    "GroupKeyOrder": "group key order input",
+    "GroupHaving": "having input",
+    "GroupOrder": "group order input",
+    "DistinctCounts": "distinct counts type",
+    "DistinctCountsFilter": "distinct counts filter",
+    "DistinctCountsOrder": "distinct counts order",
+    "Sums": "sums type",
+    "SumsFilter": "sums filter",
+    "SumsOrder": "sums order",
+    "Averages": "averages type",
+    "AveragesFilter": "averages filter",
+    "AveragesOrder": "averages order",
+    "Extremes": "min/max type",
+    "ExtremesFilter": "min/max filter",
+    "ExtremesOrder": "min/max order",
+    "Percentiles": "percentiles type",
+}
+
+
+def relation_aggregate_name(relation_gql_name: str) -> str:
+    """`executions` -> `executionsAggregate`, the aggregate field of a to-many relation."""
+    return f"{relation_gql_name}Aggregate"
+
+
+def aggregate_type_name(type_name: str, suffix: str) -> str:
+    """`ExecutionLog` + `GroupBy` -> `ExecutionLogGroupBy` (suffixes above)."""
+    assert suffix in AGGREGATE_TYPE_SUFFIXES, suffix
+    return f"{type_name}{suffix}"
 
 
 # -- mutations (graph/gql/mutations.py) ------------------------------------------------------

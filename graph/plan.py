@@ -7,9 +7,12 @@ path (one SQL statement returning response-shaped JSON) can take the same Plan l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.spec.model import RelationEnd
+
+if TYPE_CHECKING:
+    from graph.aggregate import ChildAggregate
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Read:
     limit: int | None = None
     offset: int = 0
     children: tuple[ChildRead, ...] = ()
+    # Aggregates of to-many relations, per row (graph/aggregate.py).
+    aggregates: tuple[ChildAggregate, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ class Settings:
     # Rows one write may insert, update or delete (GraphQL and the Python registry alike;
     # `grace-graph load` streams files of any size in batches below it).
     max_write_rows: int = 10_000
+    # Groups one aggregate field may return; more is LIMIT_EXCEEDED, never a silent cut.
+    max_groups: int = 10_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,6 +59,7 @@ class Settings:
             db_pool_size=_env_int("GRAPH_DB_POOL_SIZE", 10),
             max_body_bytes=_env_int("GRAPH_MAX_BODY_BYTES", 1_000_000),
             max_write_rows=_env_int("GRAPH_MAX_WRITE_ROWS", 10_000),
+            max_groups=_env_int("GRAPH_MAX_GROUPS", 10_000),
         )
 
     def with_database(self, url: str | None) -> Settings:

@@ -13,7 +13,16 @@ FORBIDDEN = {
     "sql": ("strawberry", "graphql", "graph.gql"),
     "seed": ("strawberry", "graphql", "graph.gql"),
 }
-PLAN_FILES = ("plan.py", "errors.py", "naming.py", "rows.py", "texts.py", "instants.py")
+PLAN_FILES = (
+    "plan.py",
+    "aggregate.py",
+    "grouping.py",
+    "errors.py",
+    "naming.py",
+    "rows.py",
+    "texts.py",
+    "instants.py",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 
 from graph import naming
 from graph.gql import resolvers
+from graph.gql.aggregates import AggregateTypeBuilder, aggregate_field
 from graph.gql.coercion import WriteVariableErrors, write_inputs
 from graph.gql.context import RequestContext
 from graph.gql.errors import LIMIT_EXCEEDED, ValidationRules, error_code, with_code
@@ -146,11 +147,14 @@ def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec) -> None:
 
 
 def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
-    types = build_types(spec)
+    aggregate_types = AggregateTypeBuilder(spec)
+    types = build_types(spec, before_objects=aggregate_types.build)
     query = type("Query", (), {"__module__": __name__})
     for table in spec.tables.values():
         for name, field in _root_fields(table, types).items():
             setattr(query, f"root_{name}", field)
+        aggregate = aggregate_field(table, types, aggregate_types.out)
+        setattr(query, f"root_{naming.aggregate_root_name(table.list_root)}", aggregate)
     query_type = strawberry.type(query, description="Read the Grace memory tables.")
     mutation = type("Mutation", (), {"__module__": __name__})
     for name, field in mutation_fields(spec, types).items():

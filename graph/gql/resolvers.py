@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import strawberry
@@ -11,7 +12,7 @@ from graph.cursors import decode_cursor, encode_cursor, order_signature
 from graph.errors import UserInputError
 from graph.gql.context import RequestContext
 from graph.gql.selection import Planner
-from graph.plan import Compare, Page, Read, Rows
+from graph.plan import Compare, Page, Rows
 from graph.sql.execute import fetch_rows, sort_values
 
 
@@ -48,7 +49,7 @@ async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | Non
     ((name, value),) = given.items()
     field = spec.key if name != "id" else "id"
     read = planner.read(table, planner.subfields(list(raw.field_nodes)), {}, (key,), many=False)
-    read = Read(read.table, read.columns, Compare(field, "eq", value), (), 1, 0, read.children)
+    read = replace(read, where=Compare(field, "eq", value), order=(), limit=1, offset=0)
     rows = await info.context.session.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
     return rows.items[0] if rows.items else None
 

@@ -27,10 +27,13 @@ from graphql.execution.values import (
     get_directive_values,
 )
 
+from graph import naming
+from graph.aggregate import COUNT, PERCENTILE, AggregateRead, ChildAggregate, Measure
 from graph.errors import UserInputError
+from graph.grouping import MEASURE_NAMES, AggregatePlanner, check_percentile
 from graph.plan import ChildRead, Filter, Read, SortKey
 from graph.settings import Settings
-from graph.spec.model import Spec
+from graph.spec.model import RelationEnd, Spec
 from graph.where import FilterPlanner, TableIndex
 
 Path = tuple[str | int, ...]
@@ -135,6 +138,8 @@ class Planner:
         info = self.index[table]
         columns: list[str] = []
         children: list[ChildRead] = []
+        aggregates: list[ChildAggregate] = []
+        aggregate_ends = self._aggregate_ends(table)
         for key, nodes in fields.items():
             name = nodes[0].name.value
             if name in info.fields:
@@ -146,12 +151,66 @@ class Planner:
                     end.target, self.subfields(nodes), child_args, (*path, key), many=end.many
                 )
                 children.append(ChildRead(key, end, child))
+            elif name in aggregate_ends:
+                end = aggregate_ends[name]
+                child_args = self.arguments(info.spec.type_name, nodes[0])
+                grouped = self.aggregate(end.target, nodes, child_args, (*path, key))
+                aggregates.append(ChildAggregate(key, end, grouped))
         where = self.where(table, args.get("where"), (*path, "where"))
         order = self.order(table, args.get("orderBy"), (*path, "orderBy"))
         limit, offset = self.page(args, path) if many else (None, 0)
         return Read(
-            table, tuple(dict.fromkeys(columns)), where, order, limit, offset, tuple(children)
+            table,
+            tuple(dict.fromkeys(columns)),
+            where,
+            order,
+            limit,
+            offset,
+            tuple(children),
+            tuple(aggregates),
         )
+
+    # -- aggregates -------------------------------------------------------------------------
+
+    def _aggregate_ends(self, table: str) -> dict[str, RelationEnd]:
+        """The `<relation>Aggregate` fields of a table's type, by GraphQL name."""
+        ends = self.index[table].relations.values()
+        return {naming.relation_aggregate_name(e.gql_name): e for e in ends if e.many}
+
+    def aggregate(
+        self, table: str, nodes: list[FieldNode], args: dict[str, Any], path: Path
+    ) -> AggregateRead:
+        """The AggregateRead of an aggregate field (a root one or a relation's): the
+        measures its groups' selection asks for, with its arguments."""
+        planner = AggregatePlanner(self.index, self.filters, self.settings.max_groups)
+        return planner.plan(table, args, self.measures(table, nodes, path), path)
+
+    def measures(self, table: str, nodes: list[FieldNode], path: Path) -> list[Measure]:
+        """The measures a group's selection asks for (aliases and fragments included)."""
+        spec = self.spec.table(table)
+        found: list[Measure] = []
+        group_type = naming.aggregate_type_name(spec.type_name, "Group")
+        by_gql = {f.gql_name: f for f in spec.fields}
+        for key, selected in self.subfields(nodes).items():
+            name = selected[0].name.value
+            if name == "count":
+                found.append(Measure(COUNT))
+            elif name == "percentile":
+                for node in selected:
+                    args = self.arguments(group_type, node)
+                    p = check_percentile(args.get("p"), (*path, key, "p"))
+                    found += [
+                        Measure(PERCENTILE, by_gql[sub[0].name.value].name, p)
+                        for sub in self.subfields([node]).values()
+                        if sub[0].name.value in by_gql
+                    ]
+            elif name in MEASURE_NAMES:
+                found += [
+                    Measure(MEASURE_NAMES[name], by_gql[sub[0].name.value].name)
+                    for sub in self.subfields(selected).values()
+                    if sub[0].name.value in by_gql
+                ]
+        return list(dict.fromkeys(found))
 
     def page(self, args: dict[str, Any], path: Path) -> tuple[int, int]:
         limit = args.get("limit")

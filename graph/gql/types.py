@@ -70,6 +70,9 @@ class GeneratedTypes:
     connections: dict[str, type] = field(default_factory=dict)
     enums: dict[tuple[str, str], type] = field(default_factory=dict)
     scalar_filters: dict[str, type] = field(default_factory=dict)
+    # Makers of more fields of a table's object type, run as each is made (the aggregates of
+    # its to-many relations, graph/gql/aggregates.py): `{attribute: strawberry field}`.
+    object_extensions: list[Callable[[TableSpec], dict[str, Any]]] = field(default_factory=list)
 
 
 def orderable(f: FieldSpec) -> bool:
@@ -147,15 +150,41 @@ def field_type(types: GeneratedTypes, table: TableSpec, f: FieldSpec) -> Any:
     return python_type(f.type.value)
 
 
+def filter_type(types: GeneratedTypes, table: TableSpec, f: FieldSpec) -> Any:
+    """The filter input of one field's values (`StringFilter`, an enum's own filter...)."""
+    if f.type is FieldType.ENUM:
+        return types.scalar_filters[naming.enum_filter_name(table.type_name, f.name)]
+    if f.type is FieldType.LIST:
+        assert f.of is not None
+        return types.scalar_filters[f"list:{f.of.value}"]
+    name = {
+        "string": "StringFilter",
+        "int": "IntFilter",
+        "bigint": "BigIntFilter",
+        "float": "FloatFilter",
+        "bool": "BoolFilter",
+        "date": "DateFilter",
+        "datetime": "DateTimeFilter",
+        "json": "JSONFilter",
+    }[filters.KIND_OF_TYPE[f.type]]
+    return types.scalar_filters[name]
+
+
 class TypeBuilder:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(
+        self, spec: Spec, before_objects: Callable[[GeneratedTypes], None] | None = None
+    ) -> None:
         self.spec = spec
         self.types = GeneratedTypes()
+        self.before_objects = before_objects
 
     def build(self) -> GeneratedTypes:
         self._scalar_filters()
         for table in self.spec.tables.values():
             self._enums(table)
+        if self.before_objects is not None:
+            # Types that object types refer to, made from the enums and filters above.
+            self.before_objects(self.types)
         for table in self.spec.tables.values():
             self.types.objects[table.name] = bare(table.type_name)
             self.types.wheres[table.name] = bare(naming.where_input_name(table.type_name))
@@ -252,22 +281,7 @@ class TypeBuilder:
         return field_type(self.types, table, f)
 
     def _filter_type(self, table: TableSpec, f: FieldSpec) -> Any:
-        if f.type is FieldType.ENUM:
-            return self.types.scalar_filters[naming.enum_filter_name(table.type_name, f.name)]
-        if f.type is FieldType.LIST:
-            assert f.of is not None
-            return self.types.scalar_filters[f"list:{f.of.value}"]
-        name = {
-            "string": "StringFilter",
-            "int": "IntFilter",
-            "bigint": "BigIntFilter",
-            "float": "FloatFilter",
-            "bool": "BoolFilter",
-            "date": "DateFilter",
-            "datetime": "DateTimeFilter",
-            "json": "JSONFilter",
-        }[filters.KIND_OF_TYPE[f.type]]
-        return self.types.scalar_filters[name]
+        return filter_type(self.types, table, f)
 
     def _object(self, table: TableSpec) -> None:
         cls = self.types.objects[table.name]
@@ -279,6 +293,9 @@ class TypeBuilder:
         cls.__annotations__ = annotations
         for end in table.relations:
             setattr(cls, f"rel_{end.name}", self._link_field(end))
+        for extend in self.types.object_extensions:
+            for attribute, extra in extend(table).items():
+                setattr(cls, attribute, extra)
         strawberry.type(cls, description=table.description)
 
     def _link_field(self, end: RelationEnd) -> Any:
@@ -375,5 +392,7 @@ def _python_name(op_name: str) -> str:
     return f"{snake}_"
 
 
-def build_types(spec: Spec) -> GeneratedTypes:
-    return TypeBuilder(spec).build()
+def build_types(
+    spec: Spec, before_objects: Callable[[GeneratedTypes], None] | None = None
+) -> GeneratedTypes:
+    return TypeBuilder(spec, before_objects).build()

@@ -52,6 +52,9 @@ def check_generated_names(tables: dict[str, TableSpec], issues: Issues) -> None:
             (naming.write_result_name(t), f"write result type of {table.name}"),
         ):
             claim(type_names, name, what, table.pos)
+        for suffix, what in naming.AGGREGATE_TYPE_SUFFIXES.items():
+            name = naming.aggregate_type_name(t, suffix)
+            claim(type_names, name, f"{what} of {table.name}", table.pos)
         for field in table.fields:
             if field.type is FieldType.ENUM:
                 claim(

@@ -16,6 +16,7 @@ from sqlalchemy.pool import StaticPool
 
 from graph.errors import GraphError
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN
+from graph.sql.buckets import sqlite_bucket
 
 
 class DatabaseUrlError(GraphError):
@@ -117,6 +118,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         "grace_json_contains", 2, sqlite_json_contains, deterministic=True
     )
     dbapi_connection.create_function("grace_lower", 1, sqlite_lower, deterministic=True)
+    dbapi_connection.create_function("grace_bucket", 3, sqlite_bucket, deterministic=True)
     cursor = dbapi_connection.cursor()
     # WAL lets readers run while one writer writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")

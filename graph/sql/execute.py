@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection
 
 from graph.plan import ChildRead, Compare, Page, Read, Rows, link_key
+from graph.sql.aggregate import attach_groups
 from graph.sql.compile import LINK, ROW_NUMBER, SORT_VALUE, Compiler
 
 
@@ -36,6 +38,8 @@ def fetch_children(
 ) -> None:
     for child in read.children:
         _fetch_child(conn, compiler, child, parents)
+    for aggregate in read.aggregates:
+        attach_groups(conn, compiler, aggregate, parents)
 
 
 def _parent_links(child: ChildRead, parent: dict[Any, Any]) -> list[Any]:
@@ -98,7 +102,7 @@ def fetch_by_ids(conn: Connection, compiler: Compiler, read: Read, ids: list[int
     if not ids:
         return []
     # ids come from this transaction's own write, at most the write limit of them.
-    by_id = Read(read.table, read.columns, Compare("id", "in", ids), (), None, 0, read.children)
+    by_id = replace(read, where=Compare("id", "in", ids), order=(), limit=None, offset=0)
     rows = fetch_rows(conn, compiler, by_id).items
     position = {row_id: i for i, row_id in enumerate(ids)}
     return sorted(rows, key=lambda row: position[row["id"]])

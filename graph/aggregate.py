@@ -1,0 +1,134 @@
+"""What an aggregate request asks the database for, as plain data (like graph/plan.py for rows).
+
+The GraphQL layer turns `<plural>Aggregate(...)` into an `AggregateRead`; graph/sql/aggregate.py
+compiles it into one statement and reads the groups back. Nothing here knows SQL or GraphQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graph.plan import Filter
+from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
+
+# Time buckets, by their API names: each starts at a local midnight except HOUR.
+BUCKETS = ("hour", "day", "week", "month", "quarter", "year")
+DATE_BUCKETS = BUCKETS[1:]
+
+# Measures and the field types they apply to (docs/api.md, Aggregates).
+NUMERIC = frozenset({FieldType.INT, FieldType.BIGINT, FieldType.FLOAT})
+EXTREMES = NUMERIC | {FieldType.DATE, FieldType.DATETIME, FieldType.STRING, FieldType.ENUM}
+COUNT = "count"
+COUNT_DISTINCT = "count_distinct"
+SUM = "sum"
+AVG = "avg"
+MIN = "min"
+MAX = "max"
+PERCENTILE = "percentile"
+
+
+def groupable(table: TableSpec, field: FieldSpec) -> bool:
+    """A field whose values make sensible groups: not the row id, not documents or lists."""
+    return field.name != "id" and field.type not in (
+        FieldType.JSON,
+        FieldType.TEXT,
+        FieldType.LIST,
+    )
+
+
+def groupable_fields(table: TableSpec) -> list[FieldSpec]:
+    return [f for f in table.fields if groupable(table, f)]
+
+
+def measurable(kind: str, field: FieldSpec) -> bool:
+    """Whether the measure `kind` applies to `field`."""
+    if kind in (SUM, AVG, PERCENTILE):
+        return field.type in NUMERIC
+    if kind in (MIN, MAX):
+        return field.type in EXTREMES
+    return kind == COUNT_DISTINCT  # callers pass groupable fields only
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """One grouping key: a field of the table, or of a to-one related row reached through
+    `via`; date and datetime fields may be cut into time buckets."""
+
+    field: str
+    via: tuple[RelationEnd, ...] = ()
+    bucket: str | None = None
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One aggregate of a group's rows: `count` (no field), or `kind` of `field`."""
+
+    kind: str
+    field: str | None = None
+    p: float | None = None  # percentile only
+
+
+@dataclass(frozen=True)
+class MeasureCompare:
+    """`measure <op> value` in `having`, an operator of the filter registry."""
+
+    measure: Measure
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class HavingBool:
+    """and / or / not of `having` filters, as graph.plan.BoolOp is for rows."""
+
+    kind: str
+    items: tuple[Having, ...]
+
+
+Having = MeasureCompare | HavingBool
+
+
+@dataclass(frozen=True)
+class GroupOrder:
+    """Sort groups by a grouped key or a measure; nulls placed explicitly, as rows are."""
+
+    by: GroupKey | Measure
+    descending: bool = False
+    nulls_first: bool = False
+
+
+@dataclass(frozen=True)
+class AggregateRead:
+    """Groups of one table's rows: which rows, grouped how, measured how, which groups in
+    what order. `measures` holds every measure the answer, `having` or `order` needs."""
+
+    table: str
+    where: Filter | None
+    keys: tuple[GroupKey, ...]
+    measures: tuple[Measure, ...]
+    having: Having | None = None
+    order: tuple[GroupOrder, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+    time_zone: str = "UTC"
+    # More groups than this (all parents together, for a relation's aggregate) is an error.
+    max_groups: int = 10_000
+
+
+@dataclass(frozen=True)
+class ChildAggregate:
+    """A to-many relation's aggregate on each parent row (`executionsAggregate` on a playbook),
+    stored on the parent under `key` (graph.plan.link_key)."""
+
+    key: str
+    end: RelationEnd
+    read: AggregateRead
+
+
+@dataclass
+class Group:
+    """One group of the answer: its key values (by GroupKey) and measures (by Measure)."""
+
+    keys: dict[GroupKey, Any]
+    measures: dict[Measure, Any]

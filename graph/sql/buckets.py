@@ -1,0 +1,147 @@
+"""Time buckets of date and datetime values, the same on PostgreSQL and SQLite.
+
+A datetime's bucket is the instant its hour, day, ISO week, month, quarter or year starts in an
+IANA time zone (docs/api.md, Aggregates). PostgreSQL computes it with `AT TIME ZONE` and
+`date_trunc`; SQLite, which has no time zone database, calls `grace_bucket`, registered on each
+connection (graph/sql/engine.py) and written here with zoneinfo, following PostgreSQL's rules
+where a local time is ambiguous or missing. A date's bucket is the date its bucket starts, in
+plain SQL on both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    TIMESTAMP,
+    ColumnElement,
+    Date,
+    Integer,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    type_coerce,
+)
+
+from graph.sql import dialects
+from graph.sql.types import UtcDateTime
+
+# Gregorian calendars repeat every 400 years to the weekday, and the tz database's rules are
+# the same far back (local mean time) and far ahead (the last rule): shifting by one cycle
+# lets Python work out buckets near years 1 and 9999 that its datetime cannot hold locally.
+_CYCLE = dt.timedelta(days=146_097)
+_EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def local_midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The instant `day` starts in `zone`, as PostgreSQL's `timestamp AT TIME ZONE` finds it:
+    a local time that happens twice is the later instant; one that never happens (clocks
+    jumping forward over it) is read with the offset before the jump."""
+    wall = dt.datetime.combine(day, dt.time(0))
+    first = wall.replace(tzinfo=zone, fold=0)
+    second = wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(dt.UTC)
+    exists = second.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) == wall
+    return (second if exists else first).astimezone(dt.UTC)
+
+
+def _start(instant: dt.datetime, unit: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    local = instant.astimezone(zone)
+    if unit == "hour":
+        within = dt.timedelta(
+            minutes=local.minute, seconds=local.second, microseconds=local.microsecond
+        )
+        return instant - within
+    return local_midnight(date_bucket(local.date(), unit), zone)
+
+
+def datetime_bucket(instant: dt.datetime, unit: str, zone_name: str) -> dt.datetime | None:
+    """The instant the bucket holding `instant` starts; None before year 1."""
+    zone = _zone(zone_name)
+    shift = dt.timedelta(0)
+    if instant.year < 3:
+        shift = _CYCLE
+    elif instant.year > 9997:
+        shift = -_CYCLE
+    start = _start(instant + shift, unit, zone) - shift if shift else _start(instant, unit, zone)
+    return start if start >= _EARLIEST else None
+
+
+def date_bucket(day: dt.date, unit: str) -> dt.date:
+    """The date the bucket holding `day` starts (weeks start on Monday, as ISO's do)."""
+    if unit == "day":
+        return day
+    if unit == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "quarter":
+        return dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    assert unit == "year", unit
+    return dt.date(day.year, 1, 1)
+
+
+# SQLite keeps datetimes as fixed-width UTC text (graph/sql/types.py UtcDateTime).
+_STORED = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def sqlite_bucket(value: str | None, unit: str, zone_name: str) -> str | None:
+    """`grace_bucket(stored, unit, zone)` on SQLite: the bucket start, stored the same way."""
+    if value is None:
+        return None
+    instant = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    start = datetime_bucket(instant, unit, zone_name)
+    return None if start is None else start.replace(tzinfo=None).strftime(_STORED)
+
+
+def bucket(dialect: str, column: Any, is_date: bool, unit: str, zone: str) -> ColumnElement[Any]:
+    """The bucket of `column` (a date or a datetime column) as an SQL expression whose result
+    reads back as a date or an aware datetime."""
+    if is_date:
+        return type_coerce(_date_bucket(dialect, column, unit), Date())
+    if dialect == dialects.POSTGRESQL:
+        local = func.timezone(literal(zone), column)  # `column AT TIME ZONE zone`
+        if unit == "hour":
+            start = column - (local - func.date_trunc("hour", local))
+        else:
+            start = func.timezone(literal(zone), func.date_trunc(unit, local))
+        # Buckets that would start before year 1 (a far-east zone on 0001-01-01) are null,
+        # as Python's datetime, and so SQLite's, cannot hold them.
+        guarded = case((start < _EARLIEST, None), else_=start)
+        return type_coerce(guarded, UtcDateTime())
+    return type_coerce(func.grace_bucket(column, literal(unit), literal(zone)), UtcDateTime())
+
+
+def _date_bucket(dialect: str, column: Any, unit: str) -> Any:
+    if unit == "day":
+        return column
+    if dialect == dialects.POSTGRESQL:
+        # date_trunc of a plain timestamp: a date would be taken as a timestamptz, at the
+        # session's time zone.
+        return cast(func.date_trunc(unit, cast(column, TIMESTAMP())), Date())
+    # SQLite keeps dates as `YYYY-MM-DD` text.
+    if unit == "week":
+        return func.date(column, "-6 days", "weekday 1")
+    if unit == "month":
+        return func.substr(column, 1, 7, type_=String()) + "-01"
+    if unit == "quarter":
+        month = cast(func.substr(column, 6, 2), Integer())
+        first = (month - 1) // 3 * 3 + 1
+        return (
+            func.substr(column, 1, 5, type_=String())
+            + func.printf("%02d", first, type_=String())
+            + "-01"
+        )
+    assert unit == "year", unit
+    return func.substr(column, 1, 4, type_=String()) + "-01-01"

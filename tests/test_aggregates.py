@@ -1,0 +1,124 @@
+"""Aggregate root fields: one statement each, and answers that add up (docs/api.md, Aggregates).
+
+The answers themselves are checked against an independent model in
+tests/test_aggregate_differential.py; here, what the pipeline promises besides.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api import Api
+
+SHAPES = [
+    "{ executionLogsAggregate { count } }",
+    """{ executionLogsAggregate(
+          groupBy: [{field: STARTED_AT, bucket: DAY}, {playbook: {field: RISK_LEVEL}},
+                    {agent: {parent: {field: AGENT_TYPE}}}]
+          timeZone: "Europe/Berlin"
+          having: {or: [{count: {gt: 1}}, {max: {durationMs: {gt: "1000"}}}]}
+          orderBy: [{sum: {durationMs: DESC}}, {key: {playbook: {riskLevel: ASC}}}]
+          limit: 50 offset: 1) {
+        key { startedAt playbook { riskLevel } agent { parent { agentType } } }
+        count countDistinct { component } sum { durationMs exitCode } avg { durationMs }
+        min { status startedAt component } max { status }
+        p50: percentile(p: 0.5) { durationMs exitCode } p99: percentile(p: 0.99) { durationMs }
+    } }""",
+]
+
+
+@pytest.mark.parametrize("query", SHAPES)
+async def test_an_aggregate_field_is_one_statement(api: Api, query: str) -> None:
+    data, statements = await api.counted(query)
+    assert data["executionLogsAggregate"], data
+    assert statements == 1
+
+
+async def test_groups_add_up_to_the_rows(api: Api) -> None:
+    everything = await api.data("{ executionLogsAggregate { count sum { durationMs } } }")
+    (whole,) = everything["executionLogsAggregate"]
+    by_status = await api.data(
+        "{ executionLogsAggregate(groupBy: [{field: STATUS}]) "
+        "{ key { status } count sum { durationMs } } }"
+    )
+    groups = by_status["executionLogsAggregate"]
+    assert sum(g["count"] for g in groups) == whole["count"] > 0
+    total = sum(int(g["sum"]["durationMs"] or 0) for g in groups)
+    assert str(total) == whole["sum"]["durationMs"]
+    # Groups come in key order; enums in declared order.
+    statuses = [g["key"]["status"] for g in groups]
+    declared = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]
+    assert statuses == [s for s in declared if s in statuses]
+
+
+async def test_two_aggregate_fields_are_two_statements(api: Api) -> None:
+    query = """{ a: executionLogsAggregate { count }
+                 b: playbooksAggregate(groupBy: [{field: RISK_LEVEL}]) { count } }"""
+    data, statements = await api.counted(query)
+    assert set(data) == {"a", "b"}
+    assert statements == 2
+
+
+def relation_query(parents: str, key: str, relation: str, fields: str) -> str:
+    return f"""query($n: Int!) {{ {parents}(limit: $n) {{ {key}
+    {relation}Aggregate {{ count {fields} }}
+    paged: {relation}Aggregate(
+        where: {{createdAt: {{isNull: false}}}}, groupBy: [{{field: UPDATED_AT, bucket: DAY}}],
+        orderBy: [{{count: DESC}}], limit: 2, offset: 1) {{ key {{ updatedAt }} count }} }} }}"""
+
+
+def root_query(children: str, link: str, fields: str) -> str:
+    return f"""query($value: String!) {{
+    all: {children}Aggregate(where: {{{link}: {{eq: $value}}}}) {{ count {fields} }}
+    paged: {children}Aggregate(
+        where: {{{link}: {{eq: $value}}, createdAt: {{isNull: false}}}},
+        groupBy: [{{field: UPDATED_AT, bucket: DAY}}],
+        orderBy: [{{count: DESC}}], limit: 2, offset: 1) {{ key {{ updatedAt }} count }} }}"""
+
+
+# (parents, their key, relation, the linked rows' root, their link field, measures)
+RELATIONS = [
+    (
+        "playbooks",
+        "playbookName",
+        "executions",
+        "executionLogs",
+        "linkedPlaybookId",
+        "avg { durationMs } p90: percentile(p: 0.9) { durationMs } max { status }",
+    ),
+    (
+        "subAgents",
+        "agentId",
+        "children",
+        "subAgents",
+        "parentAgentId",
+        "min { agentType } countDistinct { status }",
+    ),
+]
+
+
+async def test_a_relations_aggregate_is_one_statement_for_all_parents(api: Api) -> None:
+    query = relation_query(*(RELATIONS[0][i] for i in (0, 1, 2, 5)))
+    _, few = await api.counted(query, {"n": 2})
+    _, many = await api.counted(query, {"n": 500})
+    assert few == many == 3  # the parents, then one per aggregate field
+
+
+@pytest.mark.parametrize("relation", RELATIONS, ids=lambda r: f"{r[0]}.{r[2]}")
+async def test_a_relations_aggregate_equals_the_root_aggregate_of_its_rows(
+    api: Api, relation: tuple[str, ...]
+) -> None:
+    """Per parent, in one statement for all (joined, ranked per parent), the same groups as
+    the root field asked about that parent's rows alone: every parent, with and without
+    linked rows, paged per parent."""
+    parents_root, key, name, children_root, link, fields = relation
+    data = await api.data(relation_query(parents_root, key, name, fields), {"n": 500})
+    parents = data[parents_root]
+    counts = [p[f"{name}Aggregate"][0]["count"] for p in parents]
+    assert max(counts) > 1, counts
+    if name == "children":
+        assert 0 in counts, counts  # agents without children still have their one group
+    for parent in parents:
+        alone = await api.data(root_query(children_root, link, fields), {"value": parent[key]})
+        assert parent[f"{name}Aggregate"] == alone["all"], parent[key]
+        assert parent["paged"] == alone["paged"], parent[key]
