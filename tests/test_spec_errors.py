@@ -143,6 +143,13 @@ CASES = [
         "NAME_COLLISION relation 'tickets' on Ticket",
     ),
     (
+        "field named like a relation's aggregate",
+        GOOD_TABLE + "  orders_aggregate: {type: int, description: x}\n",
+        GOOD_RELATIONS,
+        "NAME_COLLISION the aggregate field of relation 'orders' on Ticket is 'ordersAggregate', "
+        "like 'orders_aggregate'",
+    ),
+    (
         "relation to missing table",
         GOOD_TABLE,
         GOOD_RELATIONS.replace("to: orders.order_id", "to: order.order_id"),

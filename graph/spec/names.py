@@ -102,3 +102,15 @@ def _check_type_fields(table: TableSpec, issues: Issues) -> None:
                 f"like '{seen[gql]}'",
             )
         seen[gql] = end.name
+    for end in table.relations:
+        if not end.many:
+            continue
+        gql = naming.relation_aggregate_name(end.gql_name)
+        if gql in seen:
+            issues.add(
+                end.relation.pos,
+                "NAME_COLLISION",
+                f"the aggregate field of relation '{end.name}' on {table.type_name} is "
+                f"'{gql}', like '{seen[gql]}'",
+            )
+        seen[gql] = f"{end.name} (aggregate)"
