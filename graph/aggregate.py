@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from graph.plan import Filter
+from graph.plan import Filter, Measure
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
 
 # Time buckets, by their API names: each starts at a local midnight except HOUR.
@@ -41,6 +41,30 @@ def groupable_fields(table: TableSpec) -> list[FieldSpec]:
     return [f for f in table.fields if groupable(table, f)]
 
 
+# How the API names the measures (group fields, `having`, orderBy, relation filters).
+MEASURE_NAMES = {
+    "count": COUNT,
+    "countDistinct": COUNT_DISTINCT,
+    "sum": SUM,
+    "avg": AVG,
+    "min": MIN,
+    "max": MAX,
+    "percentile": PERCENTILE,
+}
+
+
+def measure_field(kind: str, field: FieldSpec) -> FieldSpec:
+    """The type of a measure's result, as a field the filter registry knows (for `having`
+    and relation filters)."""
+    if kind in (COUNT, COUNT_DISTINCT):
+        return FieldSpec(kind, FieldType.INT, "", field.pos)
+    if kind == AVG or (kind == SUM and field.type is FieldType.FLOAT):
+        return FieldSpec(kind, FieldType.FLOAT, "", field.pos)
+    if kind == SUM:
+        return FieldSpec(kind, FieldType.BIGINT, "", field.pos)
+    return field  # min, max: the field's own type
+
+
 def measurable(kind: str, field: FieldSpec) -> bool:
     """Whether the measure `kind` applies to `field`."""
     if kind in (SUM, AVG, PERCENTILE):
@@ -58,15 +82,6 @@ class GroupKey:
     field: str
     via: tuple[RelationEnd, ...] = ()
     bucket: str | None = None
-
-
-@dataclass(frozen=True)
-class Measure:
-    """One aggregate of a group's rows: `count` (no field), or `kind` of `field`."""
-
-    kind: str
-    field: str | None = None
-    p: float | None = None  # percentile only
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from graph.aggregate import measure_field
 from graph.errors import UserInputError
 from graph.plan import SortKey
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldType, Spec
@@ -71,7 +72,13 @@ _DECODERS: dict[FieldType, Callable[[Any], Any]] = {
 def order_signature(table: str, order: tuple[SortKey, ...]) -> str:
     """Short fingerprint of an ordering: a cursor only fits the ordering it came from."""
     text = repr(
-        (table, [(k.field, k.descending, k.nulls_first, [e.name for e in k.via]) for k in order])
+        (
+            table,
+            [
+                (k.field, k.descending, k.nulls_first, [e.name for e in k.via], _measured(k))
+                for k in order
+            ],
+        )
     )
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
@@ -87,8 +94,22 @@ def encode_cursor(signature: str, values: tuple[Any, ...]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _measured(key: SortKey) -> Any:
+    """What a relation-measure sort key sorts by (its filter included), else None."""
+    if key.measure is None:
+        return None
+    of = key.measure
+    return (of.end.owner, of.end.name, of.measure, repr(of.filter))
+
+
 def sort_key_type(spec: Spec, table: str, key: SortKey) -> FieldType:
     target = key.via[-1].target if key.via else table
+    if key.measure is not None:
+        # A measure of linked rows: its result's type (an enum's extreme sorts by rank).
+        linked = spec.table(key.measure.end.target)
+        measure = key.measure.measure
+        field = linked.field(measure.field) if measure.field else linked.key_field
+        return measure_field(measure.kind, field).type
     return spec.table(target).field(key.field).type
 
 

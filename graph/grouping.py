@@ -14,56 +14,25 @@ from functools import lru_cache
 from typing import Any
 
 from graph.aggregate import (
-    AVG,
     BUCKETS,
     COUNT,
-    COUNT_DISTINCT,
-    MAX,
-    MIN,
-    PERCENTILE,
-    SUM,
+    MEASURE_NAMES,
     AggregateRead,
     GroupKey,
     GroupOrder,
     Having,
     HavingBool,
-    Measure,
     MeasureCompare,
     groupable,
+    measure_field,
 )
 from graph.errors import LimitExceededError, UserInputError
 from graph.naming import suggest
-from graph.plan import Compare
-from graph.spec.model import FieldSpec, FieldType, RelationEnd
+from graph.plan import Compare, Measure
+from graph.spec.model import FieldType, RelationEnd
 from graph.where import MAX_FILTER_DEPTH, FilterPlanner, TableIndex, plain
 
 Path = tuple[str | int, ...]
-
-# How `having`, `orderBy` and the group's fields name the measures.
-MEASURE_NAMES = {
-    "count": COUNT,
-    "countDistinct": COUNT_DISTINCT,
-    "sum": SUM,
-    "avg": AVG,
-    "min": MIN,
-    "max": MAX,
-    "percentile": PERCENTILE,
-}
-
-
-def _bucket_name(value: Any) -> str:
-    return str(plain(value))
-
-
-def measure_field(kind: str, field: FieldSpec) -> FieldSpec:
-    """The type of a measure's result, as a field the filter registry knows (for `having`)."""
-    if kind in (COUNT, COUNT_DISTINCT):
-        return FieldSpec(kind, FieldType.INT, "", field.pos)
-    if kind == AVG or (kind == SUM and field.type is FieldType.FLOAT):
-        return FieldSpec(kind, FieldType.FLOAT, "", field.pos)
-    if kind == SUM:
-        return FieldSpec(kind, FieldType.BIGINT, "", field.pos)
-    return field  # min, max: the field's own type
 
 
 @lru_cache(maxsize=1)
@@ -167,7 +136,7 @@ class AggregatePlanner:
             raise UserInputError(f"{field.gql_name} cannot be a grouping key", path)
         if bucket is None:
             return GroupKey(field.name, via)
-        unit = _bucket_name(bucket)
+        unit = str(plain(bucket))
         if field.type not in (FieldType.DATE, FieldType.DATETIME):
             raise UserInputError(
                 f"a time bucket needs a date or datetime field; {field.gql_name} is "

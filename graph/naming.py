@@ -312,6 +312,8 @@ AGGREGATE_TYPE_SUFFIXES = {
     "ExtremesFilter": "min/max filter",
     "ExtremesOrder": "min/max order",
     "Percentiles": "percentiles type",
+    "AggregateFilter": "relation aggregate filter",
+    "AggregateOrder": "relation aggregate order",
 }
 
 

@@ -41,7 +41,36 @@ class RelationFilter:
     filter: Filter | None
 
 
-Filter = Compare | BoolOp | RelationFilter
+@dataclass(frozen=True)
+class Measure:
+    """One aggregate of a set of rows: `count` (no field), or `kind` of `field`
+    (graph/aggregate.py names the kinds)."""
+
+    kind: str
+    field: str | None = None
+    p: float | None = None  # percentile only
+
+
+@dataclass(frozen=True)
+class RelationMeasure:
+    """A measure of the rows linked to each row through a to-many relation, those matching
+    `filter` (all when None): a playbook's count of failed executions."""
+
+    end: RelationEnd
+    measure: Measure
+    filter: Filter | None = None
+
+
+@dataclass(frozen=True)
+class MeasureFilter:
+    """`<relation>Aggregate` in a `where`: a relation measure `op` a value."""
+
+    of: RelationMeasure
+    op: str
+    value: Any
+
+
+Filter = Compare | BoolOp | RelationFilter | MeasureFilter
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,8 @@ class SortKey:
     descending: bool = False
     nulls_first: bool = False
     via: tuple[RelationEnd, ...] = ()
+    # Sort by a measure of linked rows instead of a field (`field` is then "").
+    measure: RelationMeasure | None = None
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,19 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from graph.aggregate import COUNT, MEASURE_NAMES, PERCENTILE, measurable, measure_field
 from graph.errors import UserInputError
-from graph.naming import camel_case, suggest
-from graph.plan import BoolOp, Compare, Filter, RelationFilter, SortKey
+from graph.naming import camel_case, relation_aggregate_name, suggest
+from graph.plan import (
+    BoolOp,
+    Compare,
+    Filter,
+    Measure,
+    MeasureFilter,
+    RelationFilter,
+    RelationMeasure,
+    SortKey,
+)
 from graph.rows import InvalidValue, coerce_value
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, Spec, TableSpec
 from graph.sql import filters
@@ -46,6 +56,9 @@ class TableIndex:
     spec: TableSpec
     fields: dict[str, FieldSpec]
     relations: dict[str, RelationEnd]
+    # To-many relations by the name of their aggregate (`executionsAggregate`), which filters
+    # and sorts rows by a measure of their linked rows.
+    aggregates: dict[str, RelationEnd]
 
 
 def build_index(spec: Spec, *, python: bool = False) -> dict[str, TableIndex]:
@@ -55,9 +68,26 @@ def build_index(spec: Spec, *, python: bool = False) -> dict[str, TableIndex]:
             table,
             {(f.name if python else f.gql_name): f for f in table.fields},
             {(e.name if python else e.gql_name): e for e in table.relations},
+            {
+                (f"{e.name}_aggregate" if python else relation_aggregate_name(e.gql_name)): e
+                for e in table.relations
+                if e.many
+            },
         )
         for name, table in spec.tables.items()
     }
+
+
+def _direction(value: Any, path: Path) -> tuple[bool, bool]:
+    """(descending, nulls first) of a sort direction. Nulls count as larger than any value
+    unless asked otherwise (PostgreSQL's own rule): ASC puts them last, DESC first, and one
+    b-tree index serves both ways."""
+    direction = str(plain(value)).lower()
+    if direction not in DIRECTIONS:
+        raise UserInputError(
+            f"sort direction {value!r} is not one of {', '.join(DIRECTIONS)}", path
+        )
+    return direction.startswith("desc"), direction.endswith("nulls_first") or direction == "desc"
 
 
 def plain(value: Any) -> Any:
@@ -119,6 +149,8 @@ class FilterPlanner:
                 parts.append(BoolOp("not", (inner or ALWAYS,)))
             elif key in info.fields:
                 parts.extend(self.compares(info.fields[key], value, here))
+            elif key in info.aggregates:
+                parts.extend(self.measure_filters(info.aggregates[key], value, here, depth))
             else:
                 parts.extend(self.relation_filters(info.relations[key], value, here, depth))
         if not parts:
@@ -161,7 +193,9 @@ class FilterPlanner:
     def _known(self, info: TableIndex, key: Any, path: Path) -> None:
         if key in COMBINATORS or key in info.fields or key in info.relations:
             return
-        names = [*info.fields, *info.relations]
+        if key in info.aggregates:
+            return
+        names = [*info.fields, *info.relations, *info.aggregates]
         hint = suggest(key, names) if isinstance(key, str) else ""
         raise UserInputError(f"{info.spec.type_name} has no field {key!r}{hint}", path)
 
@@ -223,6 +257,58 @@ class FilterPlanner:
             if inner is not None
         ]
 
+    def measure_filters(
+        self, end: RelationEnd, raw: Mapping[str, Any], path: Path, depth: int
+    ) -> list[Filter]:
+        """`executionsAggregate: {filter: {...}, count: {gt: 5}, max: {durationMs: {...}}}`:
+        conditions on measures of each row's linked rows (those matching `filter`)."""
+        linked = self.where(end.target, raw.get("filter"), (*path, "filter"), depth + 1)
+        result: list[Filter] = []
+        for measure, ops, here in self._measures(end, raw, path):
+            target = self.spec.table(end.target)
+            base = target.field(measure.field) if measure.field else target.key_field
+            for compare in self.compares(measure_field(measure.kind, base), ops, here):
+                assert isinstance(compare, Compare)
+                of = RelationMeasure(end, measure, linked)
+                result.append(MeasureFilter(of, compare.op, compare.value))
+        if not result:
+            raise UserInputError("name a measure to compare, e.g. {count: {gt: 0}}", path)
+        return result
+
+    def _measures(
+        self, end: RelationEnd, raw: Mapping[str, Any], path: Path
+    ) -> list[tuple[Measure, Any, Path]]:
+        """(measure, what is given for it, its path) for each measure a relation aggregate
+        entry names: `count: X`, or `sum: {durationMs: X}`."""
+        info = self.index[end.target]
+        found: list[tuple[Measure, Any, Path]] = []
+        for name, value in raw.items():
+            if name == "filter" or value is None:
+                continue
+            here = (*path, name)
+            kind = MEASURE_NAMES.get(camel_case(name)) if self.python else MEASURE_NAMES[name]
+            if kind is None or kind == PERCENTILE:
+                raise UserInputError(
+                    f"{name!r} is not one of filter, count, countDistinct, sum, avg, min, max",
+                    here,
+                )
+            if kind == COUNT:
+                found.append((Measure(COUNT), value, here))
+                continue
+            for field_name, given in value.items():
+                if given is None:
+                    continue
+                if self.python:
+                    self._known(info, field_name, (*here, field_name))
+                field = info.fields[field_name]
+                if not measurable(kind, field):
+                    raise UserInputError(
+                        f"{name} does not apply to {field.type.value} fields",
+                        (*here, field_name),
+                    )
+                found.append((Measure(kind, field.name), given, (*here, field_name)))
+        return found
+
     # -- ordering -----------------------------------------------------------------------
 
     def order(
@@ -255,12 +341,27 @@ class FilterPlanner:
         if key in info.relations:
             end = info.relations[key]
             return self.sort_key(end.target, value, (*path, key), (*via, end))
-        direction = plain(value)
-        return SortKey(
-            info.fields[key].name,
-            descending=direction.startswith("desc"),
-            # Nulls sort as larger than any value unless asked otherwise (PostgreSQL's own
-            # rule): ASC puts them last, DESC first, and one b-tree index serves both ways.
-            nulls_first=direction.endswith("nulls_first") or (direction == "desc"),
-            via=via,
-        )
+        if key in info.aggregates:
+            return self._measure_sort_key(info.aggregates[key], value, (*path, key), via)
+        descending, nulls_first = _direction(value, path)
+        return SortKey(info.fields[key].name, descending, nulls_first, via)
+
+    def _measure_sort_key(
+        self, end: RelationEnd, raw: Any, path: Path, via: tuple[RelationEnd, ...]
+    ) -> SortKey:
+        """`{executionsAggregate: {filter: {...}, count: DESC}}`: one measure of each row's
+        linked rows (those matching `filter`)."""
+        if not isinstance(raw, Mapping):
+            raise UserInputError("name a measure and its direction, e.g. {count: DESC}", path)
+        found = self._measures(end, raw, path)
+        if len(found) != 1:
+            raise UserInputError(
+                "name exactly one measure and its direction, e.g. {count: DESC} or "
+                "{max: {durationMs: DESC}}",
+                path,
+            )
+        ((measure, direction, here),) = found
+        linked = self.where(end.target, raw.get("filter"), (*path, "filter"))
+        descending, nulls_first = _direction(direction, here)
+        of = RelationMeasure(end, measure, linked)
+        return SortKey("", descending, nulls_first, via, of)

@@ -122,3 +122,74 @@ async def test_a_relations_aggregate_equals_the_root_aggregate_of_its_rows(
         alone = await api.data(root_query(children_root, link, fields), {"value": parent[key]})
         assert parent[f"{name}Aggregate"] == alone["all"], parent[key]
         assert parent["paged"] == alone["paged"], parent[key]
+
+
+async def _failed_per_playbook(api: Api) -> dict[str, int]:
+    """Failed runs per playbook, by the root aggregate grouped by the link field."""
+    data = await api.data(
+        """{ executionLogsAggregate(where: {status: {eq: FAILED}},
+              groupBy: [{field: LINKED_PLAYBOOK_ID}]) { key { linkedPlaybookId } count } }"""
+    )
+    return {
+        g["key"]["linkedPlaybookId"]: g["count"]
+        for g in data["executionLogsAggregate"]
+        if g["key"]["linkedPlaybookId"] is not None
+    }
+
+
+async def test_rows_filter_and_sort_by_a_measure_of_their_linked_rows(api: Api) -> None:
+    failed = await _failed_per_playbook(api)
+    names = [
+        p["playbookName"]
+        for p in (await api.data("{ playbooks(limit: 500) { playbookName } }"))["playbooks"]
+    ]
+    query = """query($n: Int!) { playbooks(
+        where: {executionsAggregate: {filter: {status: {eq: FAILED}}, count: {gte: $n}}},
+        orderBy: [{executionsAggregate: {filter: {status: {eq: FAILED}}, count: DESC}},
+                  {playbookName: DESC}], limit: 500) { playbookName } }"""
+    for threshold in (0, 1, 3, 100):
+        data = await api.data(query, {"n": threshold})
+        expected = sorted(
+            (n for n in names if failed.get(n, 0) >= threshold),
+            key=lambda n: (failed.get(n, 0), n),
+            reverse=True,
+        )
+        assert [p["playbookName"] for p in data["playbooks"]] == expected, threshold
+
+
+async def test_a_connection_pages_by_a_measure_of_linked_rows(api: Api) -> None:
+    """Walked two rows at a time, a connection ordered by a relation measure returns every
+    row once, in the order of the list (ties broken by id)."""
+    order = "[{executionsAggregate: {max: {durationMs: DESC}}}]"
+    full = await api.data(f"{{ playbooks(orderBy: {order}, limit: 500) {{ playbookName }} }}")
+    walked: list[str] = []
+    after = None
+    while True:
+        page = await api.data(
+            f"""query($after: String) {{ playbooksConnection(first: 2, after: $after,
+                orderBy: {order}) {{ nodes {{ playbookName }}
+                pageInfo {{ hasNextPage endCursor }} }} }}""",
+            {"after": after},
+        )
+        connection = page["playbooksConnection"]
+        walked += [n["playbookName"] for n in connection["nodes"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    assert walked == [p["playbookName"] for p in full["playbooks"]]
+    other = await api.error(
+        """query($after: String) { playbooksConnection(first: 2, after: $after,
+            orderBy: [{executionsAggregate: {count: DESC}}]) { nodes { playbookName } } }""",
+        {"after": after},
+    )
+    assert other["extensions"]["code"] == "BAD_USER_INPUT"  # a cursor of another measure
+
+
+async def test_a_relation_measure_names_exactly_one_measure(api: Api) -> None:
+    for arguments in (
+        "where: {executionsAggregate: {filter: {status: {eq: FAILED}}}}",
+        "orderBy: [{executionsAggregate: {count: DESC, max: {durationMs: ASC}}}]",
+        "orderBy: [{executionsAggregate: {filter: {status: {eq: FAILED}}}}]",
+    ):
+        error = await api.error(f"{{ playbooks({arguments}) {{ playbookName }} }}")
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", arguments

@@ -24,6 +24,7 @@ from graph.aggregate import (
     BUCKETS,
     COUNT,
     EXTREMES,
+    MEASURE_NAMES,
     NUMERIC,
     PERCENTILE,
     Group,
@@ -44,7 +45,6 @@ from graph.gql.types import (
     make_resolver,
     optional,
 )
-from graph.grouping import MEASURE_NAMES
 from graph.plan import link_key
 from graph.spec.model import FieldSpec, FieldType, Spec, TableSpec
 from graph.sql.aggregate import AggregateCompiler
@@ -113,7 +113,9 @@ class AggregateTypeBuilder:
 
     def build(self, types: GeneratedTypes) -> None:
         self.types = types
-        types.object_extensions.append(self.relation_fields)
+        types.extensions["object"].append(self.relation_fields)
+        types.extensions["where"].append(self.relation_filters)
+        types.extensions["order"].append(self.relation_orders)
         tables = list(self.spec.tables.values())
         for table in tables:
             self._group_field_enum(table)
@@ -128,10 +130,48 @@ class AggregateTypeBuilder:
             self._having(table)
             self._order(table)
             self._group(table)
+            self._relation_measure_inputs(table)
 
-    def relation_fields(self, table: TableSpec) -> dict[str, Any]:
+    def _relation_measure_inputs(self, table: TableSpec) -> None:
+        """`<Type>AggregateFilter` and `<Type>AggregateOrder`: a measure of a row's linked
+        rows of this table, in another table's `where` and `orderBy`."""
+        for kind, described in (
+            ("Filter", "Conditions on measures of the linked {} matching `filter`."),
+            ("Order", "Sort by one measure of the linked {} matching `filter`."),
+        ):
+            cls = self._bare(table, f"Aggregate{kind}")
+            count = self.types.scalar_filters["IntFilter"] if kind == "Filter" else SortDirection
+            annotations: dict[str, Any] = {
+                "filter": optional(self.types.wheres[table.name]),
+                "count": optional(count),
+            }
+            cls.filter = input_field("filter", "Only the linked rows matching this.")  # type: ignore[attr-defined]
+            cls.count = input_field("count", "The number of linked rows.")  # type: ignore[attr-defined]
+            self._measure_inputs(table, cls, annotations, kind, "`{}` of a field.")
+            cls.__annotations__ = annotations
+            strawberry.input(cls, description=described.format(table.plural))
+
+    def relation_filters(self, table: TableSpec) -> dict[str, tuple[Any, Any]]:
+        """`executionsAggregate` in a playbook's `where`."""
+        return self._relation_inputs(table, "AggregateFilter")
+
+    def relation_orders(self, table: TableSpec) -> dict[str, tuple[Any, Any]]:
+        """`executionsAggregate` in a playbook's `orderBy`."""
+        return self._relation_inputs(table, "AggregateOrder")
+
+    def _relation_inputs(self, table: TableSpec, suffix: str) -> dict[str, tuple[Any, Any]]:
+        inputs: dict[str, tuple[Any, Any]] = {}
+        for end in table.relations:
+            if end.many:
+                name = naming.relation_aggregate_name(end.gql_name)
+                annotation = optional(self.out.get(end.target, suffix))
+                described = f"By measures of the linked {end.gql_name} ({end.description})"
+                inputs[f"agg_{end.name}"] = (annotation, input_field(name, described))
+        return inputs
+
+    def relation_fields(self, table: TableSpec) -> dict[str, tuple[Any, Any]]:
         """`executionsAggregate(...)` on a playbook: one per to-many relation."""
-        fields: dict[str, Any] = {}
+        fields: dict[str, tuple[Any, Any]] = {}
         for end in table.relations:
             if not end.many:
                 continue
@@ -143,11 +183,15 @@ class AggregateTypeBuilder:
                 list_of(self.out.get(end.target, "Group")),
                 with_root=True,
             )
-            fields[f"agg_{end.name}"] = strawberry.field(
-                resolver=resolver,
-                name=name,
-                description=f"The linked {end.gql_name} counted and measured in groups, as "
-                "the root aggregate fields do; loaded for every parent row in one statement.",
+            fields[f"agg_{end.name}"] = (
+                None,
+                strawberry.field(
+                    resolver=resolver,
+                    name=name,
+                    description=f"The linked {end.gql_name} counted and measured in groups, as "
+                    "the root aggregate fields do; loaded for every parent row in one "
+                    "statement.",
+                ),
             )
         return fields
 

@@ -28,10 +28,10 @@ from graphql.execution.values import (
 )
 
 from graph import naming
-from graph.aggregate import COUNT, PERCENTILE, AggregateRead, ChildAggregate, Measure
+from graph.aggregate import COUNT, MEASURE_NAMES, PERCENTILE, AggregateRead, ChildAggregate
 from graph.errors import UserInputError
-from graph.grouping import MEASURE_NAMES, AggregatePlanner, check_percentile
-from graph.plan import ChildRead, Filter, Read, SortKey
+from graph.grouping import AggregatePlanner, check_percentile
+from graph.plan import ChildRead, Filter, Measure, Read, SortKey
 from graph.settings import Settings
 from graph.spec.model import RelationEnd, Spec
 from graph.where import FilterPlanner, TableIndex

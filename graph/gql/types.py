@@ -70,9 +70,19 @@ class GeneratedTypes:
     connections: dict[str, type] = field(default_factory=dict)
     enums: dict[tuple[str, str], type] = field(default_factory=dict)
     scalar_filters: dict[str, type] = field(default_factory=dict)
-    # Makers of more fields of a table's object type, run as each is made (the aggregates of
-    # its to-many relations, graph/gql/aggregates.py): `{attribute: strawberry field}`.
-    object_extensions: list[Callable[[TableSpec], dict[str, Any]]] = field(default_factory=list)
+    # Makers of more fields of a table's object type ("object"), filter ("where") or order
+    # ("order") input, run as each is made (the aggregates of its to-many relations,
+    # graph/gql/aggregates.py): `{attribute: (annotation, strawberry field)}`.
+    extensions: dict[str, list[Callable[[TableSpec], dict[str, tuple[Any, Any]]]]] = field(
+        default_factory=lambda: {"object": [], "where": [], "order": []}
+    )
+
+    def extend(self, kind: str, cls: type, table: TableSpec, annotations: dict[str, Any]) -> None:
+        for make in self.extensions[kind]:
+            for attribute, (annotation, made) in make(table).items():
+                if annotation is not None:  # a field with a resolver takes its type from it
+                    annotations[attribute] = annotation
+                setattr(cls, attribute, made)
 
 
 def orderable(f: FieldSpec) -> bool:
@@ -182,14 +192,15 @@ class TypeBuilder:
         self._scalar_filters()
         for table in self.spec.tables.values():
             self._enums(table)
-        if self.before_objects is not None:
-            # Types that object types refer to, made from the enums and filters above.
-            self.before_objects(self.types)
         for table in self.spec.tables.values():
             self.types.objects[table.name] = bare(table.type_name)
             self.types.wheres[table.name] = bare(naming.where_input_name(table.type_name))
             self.types.many_wheres[table.name] = bare(naming.many_where_input_name(table.type_name))
             self.types.orders[table.name] = bare(naming.order_input_name(table.type_name))
+        if self.before_objects is not None:
+            # Types the objects and inputs below refer to, made from the enums, filters and
+            # (still bare) classes above.
+            self.before_objects(self.types)
         for table in self.spec.tables.values():
             self._object(table)
             self._where(table)
@@ -293,9 +304,7 @@ class TypeBuilder:
         cls.__annotations__ = annotations
         for end in table.relations:
             setattr(cls, f"rel_{end.name}", self._link_field(end))
-        for extend in self.types.object_extensions:
-            for attribute, extra in extend(table).items():
-                setattr(cls, attribute, extra)
+        self.types.extend("object", cls, table, annotations)
         strawberry.type(cls, description=table.description)
 
     def _link_field(self, end: RelationEnd) -> Any:
@@ -329,6 +338,7 @@ class TypeBuilder:
             target = (self.types.many_wheres if end.many else self.types.wheres)[end.target]
             annotations[f"rel_{end.name}"] = optional(target)
             setattr(cls, f"rel_{end.name}", input_field(end.gql_name, end.description))
+        self.types.extend("where", cls, table, annotations)
         cls.__annotations__ = annotations
         strawberry.input(cls, description=f"Filter on {table.plural}; all given parts must hold.")
 
@@ -356,6 +366,7 @@ class TypeBuilder:
             if not end.many:
                 annotations[f"rel_{end.name}"] = optional(self.types.orders[end.target])
                 setattr(cls, f"rel_{end.name}", input_field(end.gql_name, end.description))
+        self.types.extend("order", cls, table, annotations)
         cls.__annotations__ = annotations
         strawberry.input(
             cls, description=f"One sort key of {table.plural}: give exactly one field per item."

@@ -49,19 +49,16 @@ from graph.aggregate import (
     GroupOrder,
     Having,
     HavingBool,
-    Measure,
     MeasureCompare,
+    measure_field,
 )
 from graph.errors import LimitExceededError
-from graph.grouping import measure_field
-from graph.plan import link_key
+from graph.plan import Measure, link_key
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
 from graph.sql import buckets, dialects
 from graph.sql.compile import Compiler
 from graph.sql.filters import combine, compile_compare, in_api_order
-
-# SQLite sums integers in two halves of 32 bits each: neither half's sum can pass 2^63.
-_HALF = 2**32
+from graph.sql.measures import HALF, extreme, integer_halves, measure_value
 
 
 @dataclass(frozen=True)
@@ -198,26 +195,18 @@ class AggregateCompiler:
         if measure.kind in (SUM, AVG) and f.type is not FieldType.FLOAT:
             if self.postgres:
                 return [func.sum(value), func.count(value)]
-            high = value.op("/")(literal(_HALF))  # SQLite divides integers to an integer
-            return [func.sum(high), func.sum(value - high * _HALF), func.count(value)]
+            high, low = integer_halves(value)
+            return [func.sum(high), func.sum(low), func.count(value)]
         if measure.kind in (SUM, AVG):
             return [getattr(func, measure.kind)(value)]
         if measure.kind in (MIN, MAX):
-            return [self._extreme(f, measure.kind, value)]
+            return [extreme(self.dialect, f, measure.kind, value)]
         assert measure.kind == PERCENTILE and measure.p is not None
         return [self._percentile(g, f, measure.p)]
 
     @staticmethod
     def _count(g: Any) -> Any:
         return func.count(g.c[ROW_ID]) if ROW_ID in g.c else func.count()
-
-    def _extreme(self, f: FieldSpec, kind: str, value: Any) -> Any:
-        aggregate = getattr(func, kind)
-        if f.type is FieldType.ENUM:
-            # Enums compare in declared order: the extreme rank, turned back into its value.
-            ranks = {v: rank for rank, v in enumerate(f.values)}
-            return aggregate(case(ranks, value=value))
-        return aggregate(in_api_order(self.dialect, value, f))
 
     def _percentile(self, g: Any, f: FieldSpec, p: float) -> Any:
         value = cast(g.c[_value_label(f.name)], Float())
@@ -232,26 +221,16 @@ class AggregateCompiler:
         fraction = func.max(position - below)
         return low + (high - low) * fraction
 
-    def _measure_expression(self, read: AggregateRead, g: Any, measure: Measure) -> Any:
-        """One SQL value per group for `having` and `orderBy` (enum extremes as their value
-        for having, see _sort_measure for their order)."""
+    def _measure_expression(
+        self, read: AggregateRead, g: Any, measure: Measure, *, ranked: bool = False
+    ) -> Any:
+        """One SQL value per group for `having` (enum extremes as their value) and
+        `orderBy` (`ranked`: enum extremes as their rank)."""
         if measure.kind == COUNT:
             return self._count(g)
         f = self._field(read, measure)
         value = g.c[_value_label(f.name)]
-        if measure.kind in (SUM, AVG) and f.type is not FieldType.FLOAT and not self.postgres:
-            high = value.op("/")(literal(_HALF))
-            # Exact while it fits 64 bits; SQLite turns an overflowing product into a float.
-            total = func.sum(high) * _HALF + func.sum(value - high * _HALF)
-            if measure.kind == SUM:
-                return total
-            return cast(total, Float()) / func.count(value)
-        if measure.kind == AVG:
-            return cast(func.avg(value), Float())
-        if measure.kind in (MIN, MAX) and f.type is FieldType.ENUM:
-            rank = self._extreme(f, measure.kind, value)
-            return case(dict(enumerate(f.values)), value=rank)
-        return self._measure_columns(read, g, measure)[0]
+        return measure_value(self.dialect, measure.kind, f, value, ranked=ranked)
 
     # -- having and order --------------------------------------------------------------------
 
@@ -273,11 +252,7 @@ class AggregateCompiler:
                 ranks = {v: rank for rank, v in enumerate(spec_field.values)}
                 return case(ranks, value=column)
             return in_api_order(self.dialect, column, spec_field)
-        if by.kind in (MIN, MAX) and by.field is not None:
-            f = self._field(read, by)
-            if f.type is FieldType.ENUM:
-                return self._extreme(f, by.kind, g.c[_value_label(f.name)])
-        return self._measure_expression(read, g, by)
+        return self._measure_expression(read, g, by, ranked=True)
 
     def _order(self, read: AggregateRead, g: Any, inner: _Inner) -> list[UnaryExpression[Any]]:
         """The requested order, then every key ascending (nulls last): groups never tie."""
@@ -377,7 +352,7 @@ class AggregateCompiler:
                 total, count = value, row[at + 1]
             else:
                 high, low, count = value, row[at + 1], row[at + 2]
-                total = None if high is None else int(high) * _HALF + int(low)
+                total = None if high is None else int(high) * HALF + int(low)
             if total is None or not count:
                 return None
             # Exact: Python divides integers with one rounding.

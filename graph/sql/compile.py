@@ -24,9 +24,19 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.types import TypeEngine
 
-from graph.plan import BoolOp, ChildRead, Compare, Filter, Page, Read, RelationFilter, SortKey
+from graph.plan import (
+    BoolOp,
+    ChildRead,
+    Compare,
+    Filter,
+    MeasureFilter,
+    Page,
+    Read,
+    RelationFilter,
+    SortKey,
+)
 from graph.spec.model import FieldType, RelationEnd, TableSpec
-from graph.sql import dialects
+from graph.sql import dialects, measures
 from graph.sql.filters import (
     FilterContext,
     combine,
@@ -68,6 +78,8 @@ class Compiler:
             return compile_compare(self.ctx, source.c[node.field], field, node.op, node.value)
         if isinstance(node, BoolOp):
             return combine(node.kind, [self.where(table, source, item) for item in node.items])
+        if isinstance(node, MeasureFilter):
+            return measures.measure_filter(self, source, node)
         return self._relation_filter(source, node)
 
     def _relation_filter(self, source: FromClause, node: RelationFilter) -> ColumnElement[bool]:
@@ -111,6 +123,8 @@ class Compiler:
     # -- ordering -----------------------------------------------------------------------
 
     def sort_expression(self, table: TableSpec, source: FromClause, key: SortKey) -> Any:
+        if not key.via and key.measure is not None:
+            return measures.relation_measure(self, source, key.measure, ranked=True)
         if not key.via:
             field = table.field(key.field)
             if field.type is FieldType.ENUM:
@@ -122,7 +136,7 @@ class Compiler:
         end, rest = key.via[0], key.via[1:]
         target = self.catalog.table(end.target).alias()
         inner = self.sort_expression(
-            self.spec.table(end.target), target, SortKey(key.field, via=rest)
+            self.spec.table(end.target), target, SortKey(key.field, via=rest, measure=key.measure)
         )
         condition = self.link_condition(end, source, target)
         linked = select(inner).select_from(target).where(condition).correlate_except(target)
