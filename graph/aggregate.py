@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from graph.plan import Filter, Measure
+from graph.plan import BoolOp, Compare, Filter, Measure
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
 
 # Time buckets, by their API names: each starts at a local midnight except HOUR.
@@ -63,6 +63,29 @@ def measure_field(kind: str, field: FieldSpec) -> FieldSpec:
     if kind == SUM:
         return FieldSpec(kind, FieldType.BIGINT, "", field.pos)
     return field  # min, max: the field's own type
+
+
+# The operators of a `where` that bound a time window from below and from above.
+LOWER_BOUNDS = ("gte", "gt", "withinLast")
+UPPER_BOUNDS = ("lte", "lt", "withinLast", "olderThan")
+
+
+def window_bounds(where: Filter | None, field: str) -> tuple[list[Compare], list[Compare]]:
+    """The conditions of `where` that every row meets and that bound `field` from below and
+    from above: the top level of the filter and its `and`s, nothing under `or` or `not`."""
+    lower: list[Compare] = []
+    upper: list[Compare] = []
+    pending = [where] if where is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, BoolOp) and node.kind == "and":
+            pending.extend(node.items)
+        elif isinstance(node, Compare) and node.field == field:
+            if node.op in LOWER_BOUNDS:
+                lower.append(node)
+            if node.op in UPPER_BOUNDS:
+                upper.append(node)
+    return lower, upper
 
 
 def measurable(kind: str, field: FieldSpec) -> bool:
@@ -129,6 +152,8 @@ class AggregateRead:
     time_zone: str = "UTC"
     # More groups than this (all parents together, for a relation's aggregate) is an error.
     max_groups: int = 10_000
+    # Every bucket of the `where` window gets a group, rows or not (graph/sql/fill.py).
+    fill: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from graph.aggregate import (
     MeasureCompare,
     groupable,
     measure_field,
+    window_bounds,
 )
 from graph.errors import LimitExceededError, UserInputError
 from graph.naming import suggest
-from graph.plan import Compare, Measure
+from graph.plan import Compare, Filter, Measure
 from graph.spec.model import FieldType, RelationEnd
 from graph.where import MAX_FILTER_DEPTH, FilterPlanner, TableIndex, plain
 
@@ -87,9 +88,42 @@ class AggregatePlanner:
         offset = args.get("offset") or 0
         if offset < 0:
             raise UserInputError(f"must be 0 or more, not {offset}", (*path, "offset"))
+        fill = bool(args.get("fill"))
+        if fill:
+            self._check_fill(table, keys, where, (*path, "fill"))
         return AggregateRead(
-            table, where, keys, tuple(measures), having, order, limit, offset, zone, self.max_groups
+            table,
+            where,
+            keys,
+            tuple(measures),
+            having,
+            order,
+            limit,
+            offset,
+            zone,
+            self.max_groups,
+            fill,
         )
+
+    def _check_fill(
+        self, table: str, keys: tuple[GroupKey, ...], where: Filter | None, path: Path
+    ) -> None:
+        """`fill` needs one time bucket of the table's own field, and a window on that field
+        in `where` to fill."""
+        bucketed = [key for key in keys if key.bucket is not None]
+        if len(bucketed) != 1 or bucketed[0].via:
+            raise UserInputError(
+                "fill needs exactly one groupBy item with a bucket, on a field of this table",
+                path,
+            )
+        field = self.index[table].spec.field(bucketed[0].field)
+        lower, upper = window_bounds(where, field.name)
+        if not lower or not upper:
+            raise UserInputError(
+                f"fill needs the window to fill in where: {field.gql_name} with gte or gt and "
+                "lte or lt, or withinLast",
+                path,
+            )
 
     def limit(self, value: int | None, path: Path) -> int | None:
         if value is None:

@@ -193,3 +193,66 @@ async def test_a_relation_measure_names_exactly_one_measure(api: Api) -> None:
     ):
         error = await api.error(f"{{ playbooks({arguments}) {{ playbookName }} }}")
         assert error["extensions"]["code"] == "BAD_USER_INPUT", arguments
+
+
+FILLED = """query($fill: Boolean, $having: ExecutionLogGroupHaving) { executionLogsAggregate(
+    where: {startedAt: {gte: "2026-10-20T00:00:00Z", lt: "2026-11-03T00:00:00Z"}},
+    groupBy: [{field: STARTED_AT, bucket: DAY}, {field: ENVIRONMENT}],
+    timeZone: "Europe/Berlin", fill: $fill, having: $having) {
+      key { startedAt environment } count sum { durationMs } } }"""
+
+
+async def test_fill_gives_every_bucket_of_the_window_a_group(api: Api) -> None:
+    """14 Berlin days (one of them 25 hours long, 2026-10-25) for every environment that
+    occurs; the empty ones count 0 with null sums, the others are the unfilled groups."""
+    plain = (await api.data(FILLED, {"fill": False}))["executionLogsAggregate"]
+    filled = (await api.data(FILLED, {"fill": True}))["executionLogsAggregate"]
+    environments = {g["key"]["environment"] for g in plain}
+    days = sorted({g["key"]["startedAt"] for g in filled})
+    assert days[0] == "2026-10-19T22:00:00.000000Z"  # Oct 20, 00:00 in Berlin (CEST)
+    assert "2026-10-24T22:00:00.000000Z" in days  # Oct 25 starts in CEST ...
+    assert "2026-10-25T23:00:00.000000Z" in days  # ... and Oct 26 in CET: 25 hours later
+    assert days[-1] == "2026-11-02T23:00:00.000000Z"  # Nov 3, 00:00 CET, holds 00:00-00:59Z
+    assert len(days) == 15
+    assert len(filled) == len(days) * len(environments)
+    assert [g for g in filled if g["count"] > 0] == plain
+    for group in filled:
+        if group["count"] == 0:
+            assert group["sum"]["durationMs"] is None
+    having = {"count": {"gte": 1}}
+    kept = (await api.data(FILLED, {"fill": True, "having": having}))["executionLogsAggregate"]
+    assert kept == plain
+
+
+async def test_fill_takes_a_relative_window_and_refuses_what_it_cannot_fill(api: Api) -> None:
+    data = await api.data(
+        """{ executionLogsAggregate(where: {startedAt: {withinLast: "P6D"}},
+            groupBy: [{field: STARTED_AT, bucket: DAY}], fill: true) { key { startedAt } } }"""
+    )
+    assert len(data["executionLogsAggregate"]) == 7  # today and the six days before
+    for arguments, code in (
+        ("groupBy: [{field: STARTED_AT, bucket: DAY}], fill: true", "BAD_USER_INPUT"),
+        (
+            'where: {startedAt: {gte: "2026-01-01T00:00:00Z"}}, '
+            "groupBy: [{field: STARTED_AT, bucket: DAY}], fill: true",
+            "BAD_USER_INPUT",
+        ),
+        (
+            'where: {or: [{startedAt: {gte: "2026-01-01T00:00:00Z", '
+            'lt: "2026-02-01T00:00:00Z"}}]}, groupBy: [{field: STARTED_AT, bucket: DAY}], '
+            "fill: true",
+            "BAD_USER_INPUT",
+        ),
+        (
+            'where: {startedAt: {gte: "2026-01-01T00:00:00Z", lt: "2026-02-01T00:00:00Z"}}, '
+            "groupBy: [{field: STATUS}], fill: true",
+            "BAD_USER_INPUT",
+        ),
+        (
+            'where: {startedAt: {gte: "2000-01-01T00:00:00Z", lt: "2026-02-01T00:00:00Z"}}, '
+            "groupBy: [{field: STARTED_AT, bucket: HOUR}], fill: true",
+            "LIMIT_EXCEEDED",
+        ),
+    ):
+        error = await api.error(f"{{ executionLogsAggregate({arguments}) {{ count }} }}")
+        assert error["extensions"]["code"] == code, (arguments, error)

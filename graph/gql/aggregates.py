@@ -407,8 +407,9 @@ def _group_reader(spec: Spec, table: TableSpec) -> Any:
 
 
 def aggregate_arguments(
-    types: GeneratedTypes, made: AggregateTypes, table: str
+    types: GeneratedTypes, made: AggregateTypes, table: str, *, root: bool = False
 ) -> list[tuple[str, Any]]:
+    """The arguments of an aggregate field; a root one may also `fill` empty buckets."""
     return [
         ("where", types.wheres[table]),
         ("group_by", list_of(made.get(table, "GroupBy"))),
@@ -417,6 +418,7 @@ def aggregate_arguments(
         ("order_by", list_of(made.get(table, "GroupOrder"))),
         ("limit", int),
         ("offset", int),
+        *([("fill", bool)] if root else []),
     ]
 
 
@@ -482,7 +484,7 @@ def aggregate_field(table: TableSpec, types: GeneratedTypes, made: AggregateType
     resolver = make_resolver(
         body,
         name,
-        aggregate_arguments(types, made, table.name),
+        aggregate_arguments(types, made, table.name, root=True),
         list_of(made.get(table.name, "Group")),
     )
     return strawberry.field(

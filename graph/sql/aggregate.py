@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
 )
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
@@ -55,7 +56,7 @@ from graph.aggregate import (
 from graph.errors import LimitExceededError
 from graph.plan import Measure, link_key
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
-from graph.sql import buckets, dialects
+from graph.sql import buckets, dialects, fill
 from graph.sql.compile import Compiler
 from graph.sql.filters import combine, compile_compare, in_api_order
 from graph.sql.measures import HALF, extreme, integer_halves, measure_value
@@ -153,8 +154,9 @@ class AggregateCompiler:
         fields = dict.fromkeys(m.field for m in read.measures if m.field is not None)
         for name in fields:
             columns.values[name] = root.c[name].label(_value_label(name))
-        if parent is not None:
-            # Counted instead of rows: a parent without linked rows has one row of nulls.
+        if parent is not None or read.fill:
+            # Counted instead of rows: a parent without linked rows, or an empty bucket, has
+            # one row of nulls.
             columns.values[ROW_ID] = root.c.id.label(ROW_ID)
         if not self.postgres:
             partition = [k.element for k in columns.keys] or None
@@ -176,7 +178,8 @@ class AggregateCompiler:
             stmt = stmt.where(self.compiler.where(table, root, read.where))
         if parent is not None and parents is not None:
             stmt = stmt.where(parent.c.id.in_(parents.ids))
-        return stmt.subquery("g"), columns
+        # Filling reads the rows twice (their other keys, then the rows): named once.
+        return (stmt.cte("g") if read.fill else stmt.subquery("g")), columns
 
     # -- measures over a group ---------------------------------------------------------------
 
@@ -244,9 +247,11 @@ class AggregateCompiler:
         expr = self._measure_expression(read, g, measure)
         return compile_compare(self.compiler.ctx, expr, result_field, node.op, node.value)
 
-    def _sort_key(self, read: AggregateRead, g: Any, inner: _Inner, by: GroupKey | Measure) -> Any:
+    def _sort_key(
+        self, read: AggregateRead, g: Any, keys: list[Any], by: GroupKey | Measure
+    ) -> Any:
         if isinstance(by, GroupKey):
-            column = g.c[f"k{read.keys.index(by)}"]
+            column = keys[read.keys.index(by)]
             spec_field = self._key_table(read, by).field(by.field)
             if spec_field.type is FieldType.ENUM:
                 ranks = {v: rank for rank, v in enumerate(spec_field.values)}
@@ -254,12 +259,12 @@ class AggregateCompiler:
             return in_api_order(self.dialect, column, spec_field)
         return self._measure_expression(read, g, by, ranked=True)
 
-    def _order(self, read: AggregateRead, g: Any, inner: _Inner) -> list[UnaryExpression[Any]]:
+    def _order(self, read: AggregateRead, g: Any, keys: list[Any]) -> list[UnaryExpression[Any]]:
         """The requested order, then every key ascending (nulls last): groups never tie."""
         wanted = list(read.order) + [GroupOrder(key) for key in read.keys]
         clauses: list[UnaryExpression[Any]] = []
         for item in wanted:
-            expr = self._sort_key(read, g, inner, item.by)
+            expr = self._sort_key(read, g, keys, item.by)
             ordered = expr.desc() if item.descending else expr.asc()
             clauses.append(ordered.nulls_first() if item.nulls_first else ordered.nulls_last())
         return clauses
@@ -271,35 +276,60 @@ class AggregateCompiler:
     ) -> tuple[Select[Any], list[tuple[Measure, int]]]:
         """The statement, and where each measure's columns start in its rows (after the
         parent's id, for a relation's aggregate, and the keys)."""
-        g, inner = self._inner(read, parents)
+        g, _ = self._inner(read, parents)
+        source: Any = g
+        key_columns = [g.c[f"k{i}"] for i in range(len(read.keys))]
+        if read.fill:
+            source, key_columns = self._filled(read, g)
         keys = [g.c[PARENT]] if parents is not None else []
-        keys += [g.c[f"k{i}"] for i in range(len(read.keys))]
+        keys += key_columns
         columns: list[Any] = list(keys)
         layout: list[tuple[Measure, int]] = []
         for measure in read.measures:
             layout.append((measure, len(columns)))
             columns += self._measure_columns(read, g, measure)
-        order = self._order(read, g, inner)
+        order = self._order(read, g, key_columns)
         # One more than the cap: more groups than allowed are an error, never a silent cut.
         cap = read.max_groups + 1
         if parents is None:
-            stmt = self._grouped(read, g, columns, keys).order_by(*order)
+            stmt = self._grouped(read, source, g, columns, keys).order_by(*order)
             stmt = stmt.limit(read.limit if read.limit is not None else cap)
             return (stmt.offset(read.offset) if read.offset else stmt), layout
         if read.limit is None and not read.offset:
-            stmt = self._grouped(read, g, columns, keys).order_by(g.c[PARENT], *order)
+            stmt = self._grouped(read, source, g, columns, keys).order_by(g.c[PARENT], *order)
             return stmt.limit(cap), layout
         # limit and offset apply per parent: rank each parent's groups, keep a window of ranks.
         rank = func.row_number().over(partition_by=g.c[PARENT], order_by=order).label("rank")
-        ranked = self._grouped(read, g, [*columns, rank], keys).subquery("ranked")
+        ranked = self._grouped(read, source, g, [*columns, rank], keys).subquery("ranked")
         kept = ranked.c.rank > read.offset
         if read.limit is not None:
             kept = and_(kept, ranked.c.rank <= read.offset + read.limit)
         stmt = select(*list(ranked.c)[:-1]).where(kept)
         return stmt.order_by(ranked.c[PARENT], ranked.c.rank).limit(cap), layout
 
-    def _grouped(self, read: AggregateRead, g: Any, columns: list[Any], keys: list[Any]) -> Any:
-        stmt = select(*columns).select_from(g)
+    def _filled(self, read: AggregateRead, g: Any) -> tuple[Any, list[Any]]:
+        """Every bucket of the window, crossed with the other keys' values that occur, LEFT
+        JOINed to the rows (graph/sql/fill.py); the key columns then come from that grid."""
+        at = next(i for i, key in enumerate(read.keys) if key.bucket is not None)
+        is_date = self.spec.table(read.table).field(read.keys[at].field).type is FieldType.DATE
+        starts = fill.bucket_starts(self.compiler, read)
+        table = fill.bucket_table(self.dialect, starts, is_date)
+        columns = {at: table.c[fill.BUCKET]}
+        grid: Any = table
+        on = [g.c[f"k{at}"] == table.c[fill.BUCKET]]
+        others = [i for i in range(len(read.keys)) if i != at]
+        if others:
+            combos = select(*(g.c[f"k{i}"] for i in others)).distinct().subquery("combos")
+            grid = table.join(combos, true())
+            for i in others:
+                columns[i] = combos.c[f"k{i}"]
+                on.append(g.c[f"k{i}"].is_not_distinct_from(combos.c[f"k{i}"]))
+        return grid.outerjoin(g, and_(*on)), [columns[i] for i in range(len(read.keys))]
+
+    def _grouped(
+        self, read: AggregateRead, source: Any, g: Any, columns: list[Any], keys: list[Any]
+    ) -> Any:
+        stmt = select(*columns).select_from(source)
         if keys:
             stmt = stmt.group_by(*keys)
         if read.having is not None:

@@ -145,3 +145,55 @@ def _date_bucket(dialect: str, column: Any, unit: str) -> Any:
         )
     assert unit == "year", unit
     return func.substr(column, 1, 4, type_=String()) + "-01-01"
+
+
+# The shortest a bucket of each unit can be (clocks going forward by up to an hour, or by
+# half an hour in a few zones): stepping by it never jumps over a bucket.
+_SHORTEST = {
+    "hour": dt.timedelta(minutes=30),
+    "day": dt.timedelta(hours=23),
+    "week": dt.timedelta(days=7, hours=-1),
+    "month": dt.timedelta(days=28, hours=-1),
+    "quarter": dt.timedelta(days=89, hours=-1),
+    "year": dt.timedelta(days=365, hours=-1),
+}
+
+
+def datetime_bucket_starts(
+    low: dt.datetime, high: dt.datetime, unit: str, zone_name: str, limit: int
+) -> list[dt.datetime]:
+    """Every bucket start from the bucket of `low` to that of `high`, in order (what `fill`
+    shows), by the same rules as `datetime_bucket`; at most `limit` of them."""
+    starts: list[dt.datetime] = []
+    start = datetime_bucket(low, unit, zone_name) or _EARLIEST
+    last = datetime_bucket(high, unit, zone_name)
+    while last is not None and start <= last and len(starts) < limit:
+        starts.append(start)
+        probe = start
+        while True:
+            probe += _SHORTEST[unit]
+            following = datetime_bucket(probe, unit, zone_name)
+            if following is None or following > start:
+                break
+        if following is None:
+            break
+        start = following
+    return starts
+
+
+# Days from a bucket's first day that surely land in the next bucket, and not further.
+_DATE_STEP = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 366}
+
+
+def date_bucket_starts(low: dt.date, high: dt.date, unit: str, limit: int) -> list[dt.date]:
+    """Every bucket start of dates from the bucket of `low` to that of `high`, in order; at
+    most `limit` of them."""
+    starts: list[dt.date] = []
+    day = date_bucket(low, unit)
+    last = date_bucket(high, unit)
+    while day <= last and len(starts) < limit:
+        starts.append(day)
+        if (dt.date.max - day).days < _DATE_STEP[unit]:
+            break
+        day = date_bucket(day + dt.timedelta(days=_DATE_STEP[unit]), unit)
+    return starts

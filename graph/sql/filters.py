@@ -129,7 +129,7 @@ def _operand(field: FieldSpec, value: Any) -> Any:
     return value
 
 
-def _window_start(ctx: FilterContext, value: Any, field: FieldSpec) -> Any:
+def window_start(ctx: FilterContext, value: Any, field: FieldSpec) -> Any:
     """Start of a `withinLast`/`olderThan` window: a moment, or a UTC calendar day for dates."""
     try:
         duration = window_duration(value, field)
@@ -140,7 +140,7 @@ def _window_start(ctx: FilterContext, value: Any, field: FieldSpec) -> Any:
     return duration.before(ctx.now)
 
 
-def _now(ctx: FilterContext, field: FieldSpec) -> Any:
+def window_now(ctx: FilterContext, field: FieldSpec) -> Any:
     return ctx.now.astimezone(dt.UTC).date() if field.type is FieldType.DATE else ctx.now
 
 
@@ -260,7 +260,7 @@ OPERATORS: tuple[Operator, ...] = (
         "withinLast",
         frozenset({"date", "datetime"}),
         DURATION,
-        lambda c, col, v, f: and_(col >= _window_start(c, v, f), col <= _now(c, f)),
+        lambda c, col, v, f: and_(col >= window_start(c, v, f), col <= window_now(c, f)),
         "From this ISO 8601 duration before now up to now, e.g. P7D, PT12H, P1M (date fields: "
         "whole days, counted in UTC calendar days).",
         check_duration,
@@ -269,7 +269,7 @@ OPERATORS: tuple[Operator, ...] = (
         "olderThan",
         frozenset({"date", "datetime"}),
         DURATION,
-        lambda c, col, v, f: col < _window_start(c, v, f),
+        lambda c, col, v, f: col < window_start(c, v, f),
         "Earlier than this ISO 8601 duration before now, e.g. P1D.",
         check_duration,
     ),
