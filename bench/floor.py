@@ -10,6 +10,8 @@ Endpoints (POST, no body needed):
   /q1          Q1 in one statement (CTE + joins + LATERAL): the default floor for Q1.
   /q1-batched  Q1 with the engine's statement pattern: root rows, then one statement per relation.
   /q2          Q2: one statement.
+  /d1          D1, failures per day per component with every day shown: one statement.
+  /d2          D2, 200 playbooks with counts and a p95 of their runs: one statement.
 Every answer carries `x-sql-statements`: the statements that request ran.
 
 Run: `python bench/floor.py --database postgresql://... --port 8766 --workers 2`.
@@ -278,6 +280,71 @@ async def q2(pool: ConnectionPool) -> Response:
     return json_response(logs, statements=1)
 
 
+# -- D1, D2: the dashboards of the analytics issue ----------------------------------------------
+
+# Failed runs per UTC day and component in [low, high): every day of the window for every
+# component that failed in it, zero or not; days, then components by code point, nulls last.
+D1 = """
+WITH counts AS (
+    SELECT date_trunc('day', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day,
+           component, count(*) AS failures
+    FROM memory_execution_logs
+    WHERE status = %(status)s AND started_at >= %(low)s AND started_at < %(high)s
+    GROUP BY 1, 2
+), days AS (
+    SELECT generate_series(%(low)s::timestamptz, %(high)s::timestamptz - interval '1 day',
+                           interval '1 day') AS day
+), components AS (
+    SELECT DISTINCT component FROM counts
+)
+SELECT d.day, c.component, coalesce(n.failures, 0)
+FROM days d CROSS JOIN components c
+LEFT JOIN counts n ON n.day = d.day AND n.component IS NOT DISTINCT FROM c.component
+ORDER BY d.day, c.component COLLATE "C" NULLS LAST
+"""
+
+# 200 playbooks by name, each with its runs, its failed runs and the p95 of their durations.
+D2 = """
+WITH playbooks AS (
+    SELECT id, playbook_name FROM memory_self_healing_playbooks
+    ORDER BY playbook_name COLLATE "C", id LIMIT %(limit)s
+)
+SELECT p.playbook_name, count(l.id), count(l.id) FILTER (WHERE l.status = %(status)s),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY l.duration_ms::float8)
+FROM playbooks p LEFT JOIN memory_execution_logs l ON l.linked_playbook_id = p.playbook_name
+GROUP BY p.id, p.playbook_name
+ORDER BY p.playbook_name COLLATE "C", p.id
+"""
+D2_LIMIT = 200
+
+
+async def d1(pool: ConnectionPool, variables: dict[str, Any]) -> Response:
+    params = {"status": FAILED, "low": variables["low"], "high": variables["high"]}
+    async with pool.connection() as conn:
+        rows = await fetch(conn, D1, params)
+    groups = [
+        {"key": {"startedAt": datetime_value(day), "component": component}, "count": count}
+        for day, component, count in rows
+    ]
+    body = orjson.dumps({"data": {"executionLogsAggregate": groups}})
+    return Response(body, media_type="application/json", headers={"x-sql-statements": "1"})
+
+
+async def d2(pool: ConnectionPool) -> Response:
+    async with pool.connection() as conn:
+        rows = await fetch(conn, D2, {"status": FAILED, "limit": D2_LIMIT})
+    playbooks = [
+        {
+            "playbookName": name,
+            "executionsAggregate": [{"count": runs, "p95": {"durationMs": p95}}],
+            "failed": [{"count": failed}],
+        }
+        for name, runs, failed, p95 in rows
+    ]
+    body = orjson.dumps({"data": {"playbooks": playbooks}})
+    return Response(body, media_type="application/json", headers={"x-sql-statements": "1"})
+
+
 # -- the app ------------------------------------------------------------------------------------
 
 
@@ -302,6 +369,12 @@ def create_app() -> Starlette:
     async def q2_endpoint(request: Request) -> Response:
         return await q2(pool)
 
+    async def d1_endpoint(request: Request) -> Response:
+        return await d1(pool, orjson.loads(await request.body())["variables"])
+
+    async def d2_endpoint(request: Request) -> Response:
+        return await d2(pool)
+
     async def readyz(request: Request) -> Response:
         async with pool.connection() as conn:
             await conn.execute("SELECT 1")
@@ -312,6 +385,8 @@ def create_app() -> Starlette:
             Route("/q1", q1_endpoint, methods=["POST"]),
             Route("/q1-batched", q1_batched_endpoint, methods=["POST"]),
             Route("/q2", q2_endpoint, methods=["POST"]),
+            Route("/d1", d1_endpoint, methods=["POST"]),
+            Route("/d2", d2_endpoint, methods=["POST"]),
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,

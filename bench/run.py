@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import importlib.metadata
 import os
 import platform
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +64,45 @@ Q2 = """query Q2 {
 }"""
 
 
+# Dashboards (issue 8): failures per day per component over 30 days, every day shown (`fill`),
+# in a window that ends with the data's last day (variables: the same body goes to the floor).
+D1 = """query D1($low: DateTime!, $high: DateTime!) {
+  executionLogsAggregate(
+    where: {status: {eq: FAILED}, startedAt: {gte: $low, lt: $high}}
+    groupBy: [{field: STARTED_AT, bucket: DAY}, {field: COMPONENT}]
+    fill: true
+  ) {
+    key { startedAt component }
+    count
+  }
+}"""
+
+# 200 playbooks, each with its runs counted, its failed runs counted and its p95 duration.
+D2 = """query D2 {
+  playbooks(orderBy: [{playbookName: ASC}], limit: 200) {
+    playbookName
+    executionsAggregate { count p95: percentile(p: 0.95) { durationMs } }
+    failed: executionsAggregate(where: {status: {eq: FAILED}}) { count }
+  }
+}"""
+
+
 @dataclass(frozen=True)
 class Query:
     name: str
     graphql: str
     floor_path: str
-    expected_rows: int
+    # Rows of `root` in the answer; None: any number but none (it depends on the data).
+    expected_rows: int | None
+    root: str = "executionLogs"
+    variables: dict[str, Any] | None = None
 
     @property
     def body(self) -> bytes:
-        return orjson.dumps({"query": self.graphql, "operationName": self.name.upper()})
+        document: dict[str, Any] = {"query": self.graphql, "operationName": self.name.upper()}
+        if self.variables is not None:
+            document["variables"] = self.variables
+        return orjson.dumps(document)
 
 
 FLOOR_Q1_PATHS = {"joined": "/q1", "batched": "/q1-batched"}
@@ -83,6 +113,8 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
     known = {
         "q1": Query("q1", Q1, FLOOR_Q1_PATHS[floor_q1], 50),
         "q2": Query("q2", Q2, "/q2", 100),
+        "d1": Query("d1", D1, "/d1", None, "executionLogsAggregate"),
+        "d2": Query("d2", D2, "/d2", 200, "playbooks"),
     }
     return [known[name.strip()] for name in names.split(",") if name.strip()]
 
@@ -157,7 +189,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
-    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2")
+    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,d1,d2")
     p.add_argument("--targets", default="graph,floor", help="subset of graph,floor")
     p.add_argument(
         "--floor-q1",
@@ -180,7 +212,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.queries = make_queries(args.queries, args.floor_q1)
     except KeyError as exc:
-        p.error(f"unknown query {exc}; use q1 and/or q2")
+        p.error(f"unknown query {exc}; use some of q1, q2, d1, d2")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "httpx"
@@ -363,10 +395,11 @@ def check_answers(targets: dict[str, Target], queries: list[Query]) -> dict[str,
         for name, target in targets.items():
             response = answer(target, query)
             body = response.json()
-            rows = (body.get("data") or {}).get("executionLogs") or []
-            if body.get("errors") or len(rows) != query.expected_rows:
+            rows = (body.get("data") or {}).get(query.root) or []
+            wanted = query.expected_rows
+            if body.get("errors") or not rows or (wanted is not None and len(rows) != wanted):
                 raise SystemExit(
-                    f"{name} {query.name}: {len(rows)} rows (want {query.expected_rows}), "
+                    f"{name} {query.name}: {len(rows)} rows (want {wanted or 'some'}), "
                     f"errors {body.get('errors')}"
                 )
             data[name] = body["data"]
@@ -374,7 +407,8 @@ def check_answers(targets: dict[str, Target], queries: list[Query]) -> dict[str,
                 floor_statements[query.name] = int(response.headers["x-sql-statements"])
         if len(data) == 2 and data["graph"] != data["floor"]:
             raise SystemExit(f"{query.name}: the floor's answer differs from the graph server's")
-        print(f"{query.name}: {query.expected_rows} rows from {', '.join(data)}; answers equal")
+        rows = len(data["graph" if "graph" in data else "floor"][query.root])
+        print(f"{query.name}: {rows} rows from {', '.join(data)}; answers equal")
     return floor_statements
 
 
@@ -667,8 +701,21 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def dashboard_window(url: str) -> dict[str, str]:
+    """D1's window: the 30 UTC days up to the end of the last day a log started on."""
+    with psycopg.connect(url) as conn:
+        last = conn.execute("SELECT max(started_at) FROM memory_execution_logs").fetchone()
+    end = (last[0] if last and last[0] else dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    high = dt.datetime.combine(end.date() + dt.timedelta(days=1), dt.time(0), dt.UTC)
+    low = high - dt.timedelta(days=30)
+    return {"low": low.isoformat(), "high": high.isoformat()}
+
+
 def run(args: argparse.Namespace, servers: Servers) -> list[Result]:
     db = prepare_database(args)
+    if any(q.name == "d1" for q in args.queries):
+        window = dashboard_window(db.url)
+        args.queries = [replace(q, variables=window) if q.name == "d1" else q for q in args.queries]
     statements = (
         {"graph": graph_statements(db.url, args.queries)} if "graph" in args.targets else {}
     )

@@ -92,6 +92,7 @@ def _to_one(table: TableSpec) -> list[Any]:
 class AggregateTypes:
     """Every aggregate class of every table, by table name and suffix."""
 
+    shaper: GroupShaper
     made: dict[tuple[str, str], type] = field(default_factory=dict)
 
     def get(self, table: str, suffix: str) -> type:
@@ -108,7 +109,7 @@ class AggregateTypeBuilder:
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
-        self.out = AggregateTypes()
+        self.out = AggregateTypes(shaper=GroupShaper(spec))
         self.types = GeneratedTypes()
 
     def build(self, types: GeneratedTypes) -> None:
@@ -177,7 +178,7 @@ class AggregateTypeBuilder:
                 continue
             name = naming.relation_aggregate_name(end.gql_name)
             resolver = make_resolver(
-                _group_reader(self.spec, self.spec.table(end.target)),
+                group_reader(self.out.shaper, self.spec.table(end.target)),
                 name,
                 aggregate_arguments(self.types, self.out, end.target),
                 list_of(self.out.get(end.target, "Group")),
@@ -396,12 +397,12 @@ def _read_percentile(root: dict[Any, Any], info: Any, p: float) -> Any:
     return root[("percentile", p)]
 
 
-def _group_reader(spec: Spec, table: TableSpec) -> Any:
+def group_reader(shaper: GroupShaper, table: TableSpec) -> Any:
     """The resolver of a relation's aggregate: its groups, loaded with the parent row."""
 
     def read_groups(root: dict[Any, Any], info: Any, **_arguments: Any) -> list[dict[Any, Any]]:
         groups: list[Group] = root[link_key(str(info.path.key))]
-        return [_shaped(spec, table, group) for group in groups]
+        return [shaper.shaped(table, group) for group in groups]
 
     return read_groups
 
@@ -425,42 +426,58 @@ def aggregate_arguments(
 # -- the resolver ---------------------------------------------------------------------------
 
 
-def _shaped(spec: Spec, table: TableSpec, group: Group) -> dict[Any, Any]:
-    """A group as the types read it: dicts keyed by the classes' attribute names."""
-    shaped: dict[Any, Any] = {"key": _key_object(spec, table, group.keys, ()), "count": None}
-    by_kind: dict[str, dict[str, Any]] = {}
-    for measure, value in group.measures.items():
-        if measure.kind == COUNT:
-            shaped["count"] = value
-        elif measure.kind == PERCENTILE:
-            assert measure.field is not None
-            shaped.setdefault(("percentile", measure.p), {})[measure.field] = value
-        else:
-            assert measure.field is not None
-            by_kind.setdefault(measure.kind, {})[measure.field] = value
-    for name, kind in MEASURE_NAMES.items():
-        if name not in ("count", "percentile"):
-            shaped[f"m_{name}"] = by_kind.get(kind, {})
-    return shaped
+class GroupShaper:
+    """Groups as the types read them: dicts keyed by the classes' attribute names. One per
+    schema: the empty key objects of its tables are made once, then copied per group."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.empty_keys: dict[str, dict[str, Any]] = {}
+
+    def _empty_key(self, table: TableSpec) -> dict[str, Any]:
+        empty = self.empty_keys.get(table.name)
+        if empty is None:
+            empty = {f.name: None for f in groupable_fields(table)}
+            empty.update({f"rel_{end.name}": None for end in _to_one(table)})
+            self.empty_keys[table.name] = empty
+        return empty
+
+    def shaped(self, table: TableSpec, group: Group) -> dict[Any, Any]:
+        shaped: dict[Any, Any] = {"key": self._key_object(table, group.keys, ()), "count": None}
+        by_kind: dict[str, dict[str, Any]] = {}
+        for measure, value in group.measures.items():
+            if measure.kind == COUNT:
+                shaped["count"] = value
+            elif measure.kind == PERCENTILE:
+                assert measure.field is not None
+                shaped.setdefault(("percentile", measure.p), {})[measure.field] = value
+            else:
+                assert measure.field is not None
+                by_kind.setdefault(measure.kind, {})[measure.field] = value
+        for name, kind in MEASURE_NAMES.items():
+            if name not in ("count", "percentile"):
+                shaped[f"m_{name}"] = by_kind.get(kind, {})
+        return shaped
+
+    def _key_object(
+        self, table: TableSpec, keys: dict[GroupKey, Any], via: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        found = dict(self._empty_key(table))
+        deeper: set[Any] = set()
+        for key, value in keys.items():
+            if key.via == via:
+                found[key.field] = value
+            elif key.via[: len(via)] == via:
+                deeper.add(key.via[len(via)])  # a key of a row linked through this relation
+        for end in deeper:
+            target = self.spec.table(end.target)
+            found[f"rel_{end.name}"] = self._key_object(target, keys, (*via, end))
+        return found
 
 
-def _key_object(
-    spec: Spec, table: TableSpec, keys: dict[GroupKey, Any], via: tuple[Any, ...]
-) -> dict[str, Any]:
-    found: dict[str, Any] = {f.name: None for f in groupable_fields(table)}
-    for key, value in keys.items():
-        if key.via == via:
-            found[key.field] = value
-    for end in _to_one(table):
-        deeper = (*via, end)
-        if any(k.via[: len(deeper)] == deeper for k in keys):
-            found[f"rel_{end.name}"] = _key_object(spec, spec.table(end.target), keys, deeper)
-        else:
-            found[f"rel_{end.name}"] = None
-    return found
-
-
-async def resolve_aggregate(table_name: str, info: strawberry.Info) -> list[dict[Any, Any]]:
+async def resolve_aggregate(
+    shaper: GroupShaper, table_name: str, info: strawberry.Info
+) -> list[dict[Any, Any]]:
     raw = info._raw_info
     planner = planner_for(raw)
     key = str(raw.path.key)
@@ -471,14 +488,14 @@ async def resolve_aggregate(table_name: str, info: strawberry.Info) -> list[dict
     groups: list[Group] = await ctx.session.run(
         lambda conn, compiler: AggregateCompiler(compiler).run(conn, read)
     )
-    return [_shaped(planner.spec, table, group) for group in groups]
+    return [shaper.shaped(table, group) for group in groups]
 
 
 def aggregate_field(table: TableSpec, types: GeneratedTypes, made: AggregateTypes) -> Any:
     """The `<plural>Aggregate` root field of one table."""
 
     async def body(info: strawberry.Info, **_arguments: Any) -> Any:
-        return await resolve_aggregate(table.name, info)
+        return await resolve_aggregate(made.shaper, table.name, info)
 
     name = naming.aggregate_root_name(table.list_root)
     resolver = make_resolver(

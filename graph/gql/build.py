@@ -22,7 +22,12 @@ from strawberry.types import ExecutionContext
 
 from graph import naming
 from graph.gql import resolvers
-from graph.gql.aggregates import AggregateTypeBuilder, aggregate_field
+from graph.gql.aggregates import (
+    AggregateTypeBuilder,
+    GroupShaper,
+    aggregate_field,
+    group_reader,
+)
 from graph.gql.coercion import WriteVariableErrors, write_inputs
 from graph.gql.context import RequestContext
 from graph.gql.errors import LIMIT_EXCEEDED, ValidationRules, error_code, with_code
@@ -128,7 +133,7 @@ def _limit_rules(settings: Settings) -> tuple[type[Any], ...]:
     )
 
 
-def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec) -> None:
+def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec, shaper: GroupShaper) -> None:
     """Let graphql-core read row fields straight from the row dicts.
 
     Rows arrive complete from the root resolver (relations included, under their response
@@ -144,6 +149,9 @@ def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec) -> None:
             gql_type.fields[field.gql_name].resolve = column_reader(field.name)
         for end in table.relations:
             gql_type.fields[end.gql_name].resolve = read_link
+            if end.many:
+                name = naming.relation_aggregate_name(end.gql_name)
+                gql_type.fields[name].resolve = group_reader(shaper, spec.table(end.target))
 
 
 def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
@@ -176,7 +184,7 @@ def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
             functools.partial(WriteVariableErrors, write_inputs(spec), settings.max_write_rows),
         ],
     )
-    _install_direct_resolvers(schema, spec)
+    _install_direct_resolvers(schema, spec, aggregate_types.out.shaper)
     return schema
 
 

@@ -323,7 +323,12 @@ class AggregateCompiler:
             grid = table.join(combos, true())
             for i in others:
                 columns[i] = combos.c[f"k{i}"]
-                on.append(g.c[f"k{i}"].is_not_distinct_from(combos.c[f"k{i}"]))
+                key = read.keys[i]
+                if not key.via and self._key_table(read, key).field(key.field).required:
+                    # Never null: plain equality, which PostgreSQL can hash.
+                    on.append(g.c[f"k{i}"] == combos.c[f"k{i}"])
+                else:
+                    on.append(g.c[f"k{i}"].is_not_distinct_from(combos.c[f"k{i}"]))
         return grid.outerjoin(g, and_(*on)), [columns[i] for i in range(len(read.keys))]
 
     def _grouped(
