@@ -155,6 +155,13 @@ class LimitExceededError(GraphError):
         super().__init__(message)
 
 
+class OutOfRangeError(GraphError):
+    """An answer the database computed does not fit its type (a sum of floats beyond the
+    largest double): the request asked for nothing wrong, but there is no value to give."""
+
+    code = "OUT_OF_RANGE"
+
+
 class ServiceUnavailableError(GraphError):
     """The database is unreachable or refused the connection; retrying later may work."""
 

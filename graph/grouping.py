@@ -144,8 +144,9 @@ class AggregatePlanner:
         keys: list[GroupKey] = []
         for i, item in enumerate(raw):
             key = self.key(table, item, (*path, i), ())
-            if key in keys:
-                raise UserInputError("the same grouping key is given twice", (*path, i))
+            if any(k.field == key.field and k.via == key.via for k in keys):
+                # Also in two buckets: their groups would show the same key field.
+                raise UserInputError("the same field is grouped by twice", (*path, i))
             keys.append(key)
         return tuple(keys)
 

@@ -256,3 +256,19 @@ async def test_fill_takes_a_relative_window_and_refuses_what_it_cannot_fill(api:
     ):
         error = await api.error(f"{{ executionLogsAggregate({arguments}) {{ count }} }}")
         assert error["extensions"]["code"] == code, (arguments, error)
+
+
+async def test_a_field_is_grouped_by_once(api: Api) -> None:
+    """In two buckets, its groups would show the same key field: refused, not ambiguous."""
+    for group_by in (
+        "[{field: STARTED_AT, bucket: DAY}, {field: STARTED_AT, bucket: MONTH}]",
+        "[{field: STARTED_AT, bucket: DAY}, {field: STARTED_AT}]",
+        "[{field: STATUS}, {field: STATUS}]",
+    ):
+        error = await api.error(f"{{ executionLogsAggregate(groupBy: {group_by}) {{ count }} }}")
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", group_by
+    nested = await api.data(
+        "{ executionLogsAggregate(groupBy: [{field: CREATED_AT}, {playbook: {field: CREATED_AT}}]) "
+        "{ count } }"
+    )
+    assert nested["executionLogsAggregate"]  # the same name on another table is another key

@@ -14,6 +14,7 @@ percentile_cont does, which SQLite computes from window ranks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from graph.aggregate import (
@@ -53,13 +55,19 @@ from graph.aggregate import (
     MeasureCompare,
     measure_field,
 )
-from graph.errors import LimitExceededError
+from graph.errors import LimitExceededError, OutOfRangeError
 from graph.plan import Measure, link_key
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
 from graph.sql import buckets, dialects, fill
 from graph.sql.compile import Compiler
 from graph.sql.filters import combine, compile_compare, in_api_order
-from graph.sql.measures import HALF, extreme, integer_halves, measure_value
+from graph.sql.measures import (
+    HALF,
+    exact_sum_order,
+    extreme,
+    integer_halves,
+    measure_value,
+)
 
 
 @dataclass(frozen=True)
@@ -200,8 +208,12 @@ class AggregateCompiler:
                 return [func.sum(value), func.count(value)]
             high, low = integer_halves(value)
             return [func.sum(high), func.sum(low), func.count(value)]
-        if measure.kind in (SUM, AVG):
-            return [getattr(func, measure.kind)(value)]
+        if measure.kind == SUM:
+            return [func.sum(value)]
+        if measure.kind == AVG:
+            # Divided in Python (_measure_value), as SQLite divides: a double division that
+            # never refuses a tiny result, as PostgreSQL's float division does.
+            return [func.sum(value), func.count(value)]
         if measure.kind in (MIN, MAX):
             return [extreme(self.dialect, f, measure.kind, value)]
         assert measure.kind == PERCENTILE and measure.p is not None
@@ -264,9 +276,19 @@ class AggregateCompiler:
         wanted = list(read.order) + [GroupOrder(key) for key in read.keys]
         clauses: list[UnaryExpression[Any]] = []
         for item in wanted:
-            expr = self._sort_key(read, g, keys, item.by)
-            ordered = expr.desc() if item.descending else expr.asc()
-            clauses.append(ordered.nulls_first() if item.nulls_first else ordered.nulls_last())
+            by = item.by
+            if isinstance(by, Measure) and by.kind == SUM and by.field is not None:
+                f = self._field(read, by)
+                exprs = (
+                    exact_sum_order(self.dialect, g.c[_value_label(f.name)])
+                    if f.type is not FieldType.FLOAT
+                    else [self._sort_key(read, g, keys, by)]
+                )
+            else:
+                exprs = [self._sort_key(read, g, keys, by)]
+            for expr in exprs:
+                ordered = expr.desc() if item.descending else expr.asc()
+                clauses.append(ordered.nulls_first() if item.nulls_first else ordered.nulls_last())
         return clauses
 
     # -- the statement and its answer ----------------------------------------------------------
@@ -356,9 +378,19 @@ class AggregateCompiler:
         measures = {m: self._measure_value(read, m, row, at) for m, at in layout}
         return Group(keys, measures)
 
+    def _rows(self, conn: Connection, stmt: Any) -> Sequence[Any]:
+        try:
+            return conn.execute(stmt).all()
+        except DBAPIError as exc:
+            # PostgreSQL refuses a float sum beyond the doubles (SQLite gives infinity, which
+            # _measure_value refuses alike).
+            if getattr(exc.orig, "sqlstate", None) == "22003":
+                raise OutOfRangeError(_OUT_OF_RANGE) from None
+            raise
+
     def run(self, conn: Connection, read: AggregateRead) -> list[Group]:
         stmt, layout = self.statement(read)
-        rows = conn.execute(stmt).all()
+        rows = self._rows(conn, stmt)
         if read.limit is None:
             self._checked(read, rows)
         return [self._group(read, layout, row, 0) for row in rows]
@@ -370,7 +402,7 @@ class AggregateCompiler:
         if not parents.ids:
             return {}
         stmt, layout = self.statement(read, parents)
-        rows = conn.execute(stmt).all()
+        rows = self._rows(conn, stmt)
         self._checked(read, rows)
         found: dict[int, list[Group]] = {}
         for row in rows:
@@ -392,15 +424,27 @@ class AggregateCompiler:
                 return None
             # Exact: Python divides integers with one rounding.
             return int(total) if measure.kind == SUM else int(total) / int(count)
+        if measure.kind == AVG and f.type is FieldType.FLOAT:
+            total, count = value, row[at + 1]
+            if total is None or not count:
+                return None
+            value = float(total) / int(count)
         if measure.kind in (MIN, MAX) and f.type is FieldType.ENUM:
             return None if value is None else f.values[int(value)]
         if value is None:
             return None
         if measure.kind in (AVG, PERCENTILE) or (measure.kind == SUM):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise OutOfRangeError(_OUT_OF_RANGE)
+            return number
         return value
 
 
+_OUT_OF_RANGE = (
+    "a sum or average of a float field is beyond the largest double (about 1.8e308); "
+    "narrow the rows it measures"
+)
 _COUNT_FIELD = FieldSpec("count", FieldType.INT, "", None)  # type: ignore[arg-type]
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     type_coerce,
 )
 
@@ -44,16 +45,10 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
 
 
 def local_midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
-    """The instant `day` starts in `zone`, as PostgreSQL's `timestamp AT TIME ZONE` finds it:
-    a local time that happens twice is the later instant; one that never happens (clocks
-    jumping forward over it) is read with the offset before the jump."""
-    wall = dt.datetime.combine(day, dt.time(0))
-    first = wall.replace(tzinfo=zone, fold=0)
-    second = wall.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() == second.utcoffset():
-        return first.astimezone(dt.UTC)
-    exists = second.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) == wall
-    return (second if exists else first).astimezone(dt.UTC)
+    """The first instant of `day` in `zone`: of a midnight that happens twice (clocks going
+    back at midnight), the first; of one that never happens (clocks jumping forward over it),
+    the instant the clocks jump to. Python's fold=0 reads a local time so in both cases."""
+    return dt.datetime.combine(day, dt.time(0)).replace(tzinfo=zone, fold=0).astimezone(dt.UTC)
 
 
 def _start(instant: dt.datetime, unit: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -115,12 +110,29 @@ def bucket(dialect: str, column: Any, is_date: bool, unit: str, zone: str) -> Co
         if unit == "hour":
             start = column - (local - func.date_trunc("hour", local))
         else:
-            start = func.timezone(literal(zone), func.date_trunc(unit, local))
+            start = _first_instant(zone, func.date_trunc(unit, local))
         # Buckets that would start before year 1 (a far-east zone on 0001-01-01) are null,
         # as Python's datetime, and so SQLite's, cannot hold them.
         guarded = case((start < _EARLIEST, None), else_=start)
         return type_coerce(guarded, UtcDateTime())
     return type_coerce(func.grace_bucket(column, literal(unit), literal(zone)), UtcDateTime())
+
+
+# How far back the other instant of a local time that happens twice can lie: clocks go back by
+# an hour, half an hour (Lord Howe) or two hours (Troll, Antarctica).
+_REPEATS = ("2 hours", "1 hour", "30 minutes")
+
+
+def _first_instant(zone: str, wall: Any) -> Any:
+    """PostgreSQL: the first instant at which `zone`'s clocks show `wall` (a timestamp).
+    `wall AT TIME ZONE zone` takes the later of two; the earlier, when there is one, lies a
+    clock change before it and shows the same wall time."""
+    later = func.timezone(literal(zone), wall)
+    whens = []
+    for span in _REPEATS:
+        earlier = later - literal_column(f"interval '{span}'")
+        whens.append((func.timezone(literal(zone), earlier) == wall, earlier))
+    return case(*whens, else_=later)
 
 
 def _date_bucket(dialect: str, column: Any, unit: str) -> Any:

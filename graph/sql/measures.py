@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, case, cast, distinct, func, literal, select
+from sqlalchemy import BigInteger, Float, case, cast, distinct, func, literal, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from graph.aggregate import AVG, COUNT, COUNT_DISTINCT, MAX, MIN, SUM, measure_field
@@ -36,11 +36,35 @@ def integer_halves(value: Any) -> tuple[Any, Any]:
 
 
 def exact_sum(dialect: str, value: Any) -> Any:
-    """The sum of an integer column as one value (null when no value is there)."""
+    """The sum of an integer column as one value (null when no value is there); a BigInt, so
+    that `having` compares it with 64-bit values. On SQLite it is exact while it fits 64
+    bits, and beyond becomes a double of at least 2^63 in size: still on the right side of
+    every 64-bit value it is compared with."""
     if dialect == dialects.POSTGRESQL:
-        return func.sum(value)
+        return func.sum(value, type_=BigInteger())
     high, low = integer_halves(value)
-    return func.sum(high) * HALF + func.sum(low)
+    return type_coerce(func.sum(high) * HALF + func.sum(low), BigInteger())
+
+
+def exact_sum_order(dialect: str, value: Any) -> list[Any]:
+    """Sort keys that order integer sums exactly: the sum itself on PostgreSQL (numeric); on
+    SQLite, where a sum beyond 64 bits is a double, the sum in base 2^32 (the high part with
+    the low part's carry, then the low part in 0..2^32-1), compared as a pair."""
+    if dialect == dialects.POSTGRESQL:
+        return [func.sum(value)]
+    high, low = integer_halves(value)
+    lows = func.sum(low)
+    remainder = (lows % HALF + HALF) % HALF
+    return [func.sum(high) + (lows - remainder).op("/")(literal(HALF)), remainder]
+
+
+def float_average(dialect: str, value: Any) -> Any:
+    """The mean of a float column in SQL (for `having` and ordering; answers divide the sum
+    by the count in Python). PostgreSQL's own avg, whose float division would refuse a
+    result too small for a double ("underflow"); SQLite's is the sum over the count."""
+    if dialect == dialects.POSTGRESQL:
+        return cast(func.avg(value), Float())
+    return func.sum(value) / func.nullif(func.count(value), 0)
 
 
 def extreme(dialect: str, field: FieldSpec, kind: str, value: Any) -> Any:
@@ -75,6 +99,8 @@ def measure_value(
             return cast(exact_sum(dialect, value), Float()) / func.count(value)
     if kind == SUM:
         return func.sum(value)
+    if kind == AVG and field.type is FieldType.FLOAT:
+        return float_average(dialect, value)
     if kind == AVG:
         return cast(func.avg(value), Float())
     assert kind in (MIN, MAX), kind
