@@ -16,11 +16,14 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     TIMESTAMP,
     ColumnElement,
     Date,
     Integer,
     String,
+    any_,
+    bindparam,
     case,
     cast,
     func,
@@ -123,16 +126,54 @@ def bucket(dialect: str, column: Any, is_date: bool, unit: str, zone: str) -> Co
 _REPEATS = ("2 hours", "1 hour", "30 minutes")
 
 
+def _offset(zone: zoneinfo.ZoneInfo, day: dt.date) -> dt.timedelta | None:
+    return dt.datetime.combine(day, dt.time(12)).replace(tzinfo=zone).utcoffset()
+
+
+def _repeats(zone: zoneinfo.ZoneInfo, day: dt.date) -> bool:
+    wall = dt.datetime.combine(day, dt.time(0))
+    return (
+        wall.replace(tzinfo=zone, fold=0).utcoffset()
+        != wall.replace(tzinfo=zone, fold=1).utcoffset()
+    )
+
+
+@lru_cache(maxsize=64)
+def repeated_midnights(zone_name: str) -> tuple[dt.datetime, ...]:
+    """The local midnights (wall times) that clocks in the zone show twice, going back across
+    them, from 1900 to 2100: months whose offset changes are scanned day by day."""
+    zone = _zone(zone_name)
+    found: list[dt.datetime] = []
+    for year in range(1900, 2100):
+        for month in range(1, 13):
+            first = dt.date(year, month, 1)
+            following = dt.date(year + month // 12, month % 12 + 1, 1)
+            middle = dt.date(year, month, 15)
+            offsets = {_offset(zone, first), _offset(zone, middle), _offset(zone, following)}
+            if len(offsets) == 1:
+                continue
+            day = first
+            while day <= following:
+                if _repeats(zone, day):
+                    found.append(dt.datetime.combine(day, dt.time(0)))
+                day += dt.timedelta(days=1)
+    return tuple(dict.fromkeys(found))
+
+
 def _first_instant(zone: str, wall: Any) -> Any:
     """PostgreSQL: the first instant at which `zone`'s clocks show `wall` (a timestamp).
     `wall AT TIME ZONE zone` takes the later of two; the earlier, when there is one, lies a
     clock change before it and shows the same wall time."""
     later = func.timezone(literal(zone), wall)
+    repeated = repeated_midnights(zone)
+    if not repeated:
+        return later  # most zones, most days: one midnight, and a cheaper statement
     whens = []
     for span in _REPEATS:
         earlier = later - literal_column(f"interval '{span}'")
         whens.append((func.timezone(literal(zone), earlier) == wall, earlier))
-    return case(*whens, else_=later)
+    walls = cast(bindparam(None, list(repeated), ARRAY(TIMESTAMP())), ARRAY(TIMESTAMP()))
+    return case((wall == any_(walls), case(*whens, else_=later)), else_=later)
 
 
 def _date_bucket(dialect: str, column: Any, unit: str) -> Any:
