@@ -216,27 +216,35 @@ class TableChecker:
             return None
         return scalar.value
 
+    def _named_field(
+        self, tree: YMap, fields: list[FieldSpec], scalar: YScalar, name: str, missing: str
+    ) -> FieldSpec | None:
+        """The field a table-level key names, or None after saying `missing` (with a
+        suggestion) when no field has that name."""
+        by_name = {f.name: f for f in fields}
+        if name in by_name:
+            return by_name[name]
+        # Fields that failed their own checks are absent; don't report them twice.
+        fields_node = tree.items.get("fields")
+        if not (isinstance(fields_node, YMap) and name in fields_node.items):
+            self.issues.add(scalar.pos, "MISSING_COLUMN", f"{missing}{suggest(name, by_name)}")
+        return None
+
     def _key(self, tree: YMap, fields: list[FieldSpec]) -> str | None:
         scalar = self._scalar(tree, "key")
         if scalar is None:
             return None
-        by_name = {f.name: f for f in fields}
         name = str(scalar.value)
-        if name not in by_name:
-            # Fields that failed their own checks are absent; don't report them twice.
-            fields_node = tree.items.get("fields")
-            if not (isinstance(fields_node, YMap) and name in fields_node.items):
-                self.issues.add(
-                    scalar.pos,
-                    "MISSING_COLUMN",
-                    f"key '{name}' is not a field of this table{suggest(name, by_name)}",
-                )
+        field = self._named_field(
+            tree, fields, scalar, name, f"key '{name}' is not a field of this table"
+        )
+        if field is None:
             return None
-        if by_name[name].type not in KEY_TYPES:
+        if field.type not in KEY_TYPES:
             self.issues.add(
                 scalar.pos,
                 "BAD_KEY",
-                f"key '{name}' has type {by_name[name].type.value}; a key must be one of "
+                f"key '{name}' has type {field.type.value}; a key must be one of "
                 + ", ".join(sorted(t.value for t in KEY_TYPES)),
             )
             return None
@@ -261,19 +269,10 @@ class TableChecker:
                 scalar.pos, "BAD_VALUE", "'audit_chain' must name a field of this table"
             )
             return None
-        by_name = {f.name: f for f in fields}
-        if name not in by_name:
-            # Fields that failed their own checks are absent; don't report them twice.
-            fields_node = tree.items.get("fields")
-            if not (isinstance(fields_node, YMap) and name in fields_node.items):
-                self.issues.add(
-                    scalar.pos,
-                    "MISSING_COLUMN",
-                    f"audit_chain '{name}' is not a declared field of this table"
-                    f"{suggest(name, by_name)}",
-                )
+        missing = f"audit_chain '{name}' is not a declared field of this table"
+        field = self._named_field(tree, fields, scalar, name, missing)
+        if field is None:
             return None
-        field = by_name[name]
         problems = []
         if field.type is not FieldType.STRING:
             problems.append(f"have type string, not {field.type.value}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -84,15 +84,6 @@ PARENT = "parent"
 ROW_ID = "row_id"
 
 
-@dataclass
-class _Inner:
-    """The inner SELECT's columns, by what they hold."""
-
-    keys: list[ColumnElement[Any]] = field(default_factory=list)
-    values: dict[str, ColumnElement[Any]] = field(default_factory=dict)
-    windows: list[ColumnElement[Any]] = field(default_factory=list)
-
-
 def _value_label(name: str) -> str:
     return f"v_{name}"
 
@@ -145,29 +136,32 @@ class AggregateCompiler:
     def _key_table(self, read: AggregateRead, key: GroupKey) -> TableSpec:
         return self.spec.table(key.via[-1].target if key.via else read.table)
 
-    def _inner(self, read: AggregateRead, parents: Parents | None) -> tuple[Any, _Inner]:
+    def _inner(self, read: AggregateRead, parents: Parents | None) -> Any:
+        """The inner SELECT (module docstring), as the subquery or CTE `g`."""
         table = self.spec.table(read.table)
         joined, by_path, parent = self._sources(read, parents)
         root = by_path[()]
-        columns = _Inner()
+        keys: list[Any] = []
+        values: dict[str, Any] = {}
+        windows: list[Any] = []
         if parent is not None:
-            columns.keys.append(parent.c.id.label(PARENT))
+            keys.append(parent.c.id.label(PARENT))
         for i, key in enumerate(read.keys):
             spec_field = self._key_table(read, key).field(key.field)
             expr: Any = by_path[key.via].c[key.field]
             if key.bucket is not None:
                 is_date = spec_field.type is FieldType.DATE
                 expr = buckets.bucket(self.dialect, expr, is_date, key.bucket, read.time_zone)
-            columns.keys.append(expr.label(f"k{i}"))
+            keys.append(expr.label(f"k{i}"))
         fields = dict.fromkeys(m.field for m in read.measures if m.field is not None)
         for name in fields:
-            columns.values[name] = root.c[name].label(_value_label(name))
+            values[name] = root.c[name].label(_value_label(name))
         if parent is not None or read.fill:
             # Counted instead of rows: a parent without linked rows, or an empty bucket, has
             # one row of nulls.
-            columns.values[ROW_ID] = root.c.id.label(ROW_ID)
+            values[ROW_ID] = root.c.id.label(ROW_ID)
         if not self.postgres:
-            partition = [k.element for k in columns.keys] or None
+            partition = [k.element for k in keys] or None
             ranked_fields = [m.field for m in read.measures if m.kind == PERCENTILE and m.field]
             for ranked_field in dict.fromkeys(ranked_fields):
                 value = root.c[ranked_field]
@@ -175,11 +169,11 @@ class AggregateCompiler:
                     partition_by=partition, order_by=value.asc().nulls_last()
                 )
                 counted = func.count(value).over(partition_by=partition)
-                columns.windows += [
+                windows += [
                     ranked.label(f"r_{ranked_field}"),
                     counted.label(f"n_{ranked_field}"),
                 ]
-        selected = [*columns.keys, *columns.values.values(), *columns.windows]
+        selected = [*keys, *values.values(), *windows]
         # `count` alone reads no column, but SQLite has no SELECT without one.
         stmt = select(*(selected or [literal(1).label("row")])).select_from(joined)
         if read.where is not None and not (parent is not None and not read.keys):
@@ -187,7 +181,7 @@ class AggregateCompiler:
         if parent is not None and parents is not None:
             stmt = stmt.where(parent.c.id.in_(parents.ids))
         # Filling reads the rows twice (their other keys, then the rows): named once.
-        return (stmt.cte("g") if read.fill else stmt.subquery("g")), columns
+        return stmt.cte("g") if read.fill else stmt.subquery("g")
 
     # -- measures over a group ---------------------------------------------------------------
 
@@ -298,7 +292,7 @@ class AggregateCompiler:
     ) -> tuple[Select[Any], list[tuple[Measure, int]]]:
         """The statement, and where each measure's columns start in its rows (after the
         parent's id, for a relation's aggregate, and the keys)."""
-        g, _ = self._inner(read, parents)
+        g = self._inner(read, parents)
         source: Any = g
         key_columns = [g.c[f"k{i}"] for i in range(len(read.keys))]
         if read.fill:
