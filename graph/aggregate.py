@@ -38,7 +38,7 @@ def groupable(table: TableSpec, field: FieldSpec) -> bool:
 
 
 def groupable_fields(table: TableSpec) -> list[FieldSpec]:
-    return [f for f in table.fields if groupable(table, f)]
+    return [f for f in table.read_fields if groupable(table, f)]
 
 
 # How the API names the measures (group fields, `having`, orderBy, relation filters).

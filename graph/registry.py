@@ -116,7 +116,7 @@ class Registry:
             return work(conn, Compiler(self.catalog, self.engine.dialect.name))
 
     def _all_columns(self, table: TableSpec) -> Read:
-        return Read(table.name, tuple(f.name for f in table.fields))
+        return Read(table.name, tuple(f.name for f in table.read_fields))
 
     def insert_row(self, table: str, data: Mapping[str, Any]) -> Row:
         """Insert one row; returns it as stored (with `id`, `created_at`, defaults)."""
@@ -219,7 +219,7 @@ class Registry:
             raise UserInputError(f"must be 0 or more, not {offset}", ("offset",))
         read = Read(
             spec.name,
-            tuple(f.name for f in spec.fields),
+            tuple(f.name for f in spec.read_fields),
             self.filter(spec, filters),
             self._order(spec, order_by),
             limit,

@@ -469,11 +469,11 @@ class FieldNames:
 
     @classmethod
     def api(cls, table: TableSpec) -> FieldNames:
-        return cls({f.gql_name: f for f in table.fields}, lambda f: f.gql_name)
+        return cls({f.gql_name: f for f in table.read_fields}, lambda f: f.gql_name)
 
     @classmethod
     def spec(cls, table: TableSpec) -> FieldNames:
-        return cls({f.name: f for f in table.fields}, lambda f: f.name)
+        return cls({f.name: f for f in table.read_fields}, lambda f: f.name)
 
 
 class RowValidator:
@@ -514,11 +514,12 @@ class RowValidator:
             self._problem(path, f"{self.table.type_name} has no field {name!r}{hint}")
             return None
         if field.name in self.server_fields:
-            what = (
-                "kept by the server from linked rows"
-                if field.name in {r.field for r in self.table.rollups}
-                else "set by the server"
-            )
+            if field.computed is not None:
+                what = "computed by the database when read"
+            elif field.name in {r.field for r in self.table.rollups}:
+                what = "kept by the server from linked rows"
+            else:
+                what = "set by the server"
             self._problem(path, f"is {what} and cannot be written")
             return None
         return field

@@ -66,7 +66,7 @@ def build_index(spec: Spec, *, python: bool = False) -> dict[str, TableIndex]:
     return {
         name: TableIndex(
             table,
-            {(f.name if python else f.gql_name): f for f in table.fields},
+            {(f.name if python else f.gql_name): f for f in table.read_fields},
             {(e.name if python else e.gql_name): e for e in table.relations},
             {
                 (f"{e.name}_aggregate" if python else relation_aggregate_name(e.gql_name)): e

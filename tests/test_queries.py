@@ -523,9 +523,16 @@ def _failing_triggers(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[s
 
 @question("stale-dashboards", Root("dashboards", "dashboardName"))
 def _stale_dashboards(data: dict[str, Any], db: Db, v: dict[str, Any]) -> dict[str, Any]:
-    want = db.column("""
-        SELECT dashboard_name FROM memory_business_intelligence WHERE data_freshness_hours > 24
-        ORDER BY data_freshness_hours DESC NULLS FIRST, id LIMIT 100""")
+    # data_freshness_hours is computed (hours since last_refresh_at), so more than 24 hours
+    # is a refresh before a day ago, and the most hours is the oldest refresh.
+    want = db.column(
+        """
+        SELECT dashboard_name FROM memory_business_intelligence WHERE last_refresh_at < :stale
+        ORDER BY last_refresh_at ASC NULLS FIRST, id LIMIT 100""",
+        stale=db.ago(hours=24),
+    )
+    hours = [d["dataFreshnessHours"] for d in data["dashboards"]]
+    assert hours == sorted(hours, reverse=True) and min(hours) > 24
     return {"dashboards": want}
 
 

@@ -242,8 +242,9 @@ QUESTIONS = {
     "high-risk approvals this month": "SELECT count(*) FROM memory_governance_decisions "
     "WHERE risk_level = 'high' AND decision_type = 'approval' AND created_at > :month_ago",
     "failing triggers": "SELECT count(*) FROM memory_trigger_mesh WHERE failed_triggers > 0",
+    # data_freshness_hours is computed: more than 24 hours since the last refresh.
     "stale dashboards": "SELECT count(*) FROM memory_business_intelligence "
-    "WHERE data_freshness_hours > 24",
+    "WHERE last_refresh_at < :day_ago",
     "sales dashboards on documents": "SELECT count(*) FROM memory_business_intelligence "
     "WHERE category = 'sales'",
     "discovery errors": "SELECT count(*) FROM memory_discovery_targets WHERE status = 'error'",
@@ -262,6 +263,7 @@ QUESTIONS = {
 
 # Parameters of the questions, bound through the column types (SQLite stores datetimes as text).
 PARAMETERS: dict[str, tuple[Any, Any]] = {
+    "day_ago": (NOW - dt.timedelta(days=1), UtcDateTime()),
     "week_ago": (NOW - dt.timedelta(days=7), UtcDateTime()),
     "month_ago": (NOW - dt.timedelta(days=30), UtcDateTime()),
     "today": (NOW.date(), Date()),

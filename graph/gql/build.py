@@ -145,7 +145,7 @@ def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec, shaper: Gro
     for table in spec.tables.values():
         gql_type = schema._schema.type_map[table.type_name]
         assert isinstance(gql_type, GraphQLObjectType)
-        for field in table.fields:
+        for field in table.read_fields:
             gql_type.fields[field.gql_name].resolve = column_reader(field.name)
         for end in table.relations:
             gql_type.fields[end.gql_name].resolve = read_link

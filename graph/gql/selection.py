@@ -190,7 +190,7 @@ class Planner:
         spec = self.spec.table(table)
         found: list[Measure] = []
         group_type = naming.aggregate_type_name(spec.type_name, "Group")
-        by_gql = {f.gql_name: f for f in spec.fields}
+        by_gql = {f.gql_name: f for f in spec.read_fields}
         for key, selected in self.subfields(nodes).items():
             name = selected[0].name.value
             if name == "count":

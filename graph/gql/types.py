@@ -297,7 +297,7 @@ class TypeBuilder:
     def _object(self, table: TableSpec) -> None:
         cls = self.types.objects[table.name]
         annotations: dict[str, Any] = {}
-        for f in table.fields:
+        for f in table.read_fields:
             py = self._field_type(table, f)
             annotations[f.name] = py if f.required or f.name == table.key else optional(py)
             setattr(cls, f.name, strawberry.field(name=f.gql_name, description=f.description))
@@ -331,7 +331,7 @@ class TypeBuilder:
         }
         for attr, value in combinators.items():
             setattr(cls, attr, value)
-        for f in table.fields:
+        for f in table.read_fields:
             annotations[f.name] = optional(self._filter_type(table, f))
             setattr(cls, f.name, input_field(f.gql_name, f.description))
         for end in table.relations:
@@ -358,7 +358,7 @@ class TypeBuilder:
     def _order(self, table: TableSpec) -> None:
         cls = self.types.orders[table.name]
         annotations: dict[str, Any] = {}
-        for f in table.fields:
+        for f in table.read_fields:
             if orderable(f):
                 annotations[f.name] = optional(SortDirection)
                 setattr(cls, f.name, input_field(f.gql_name, f.description))

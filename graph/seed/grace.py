@@ -576,7 +576,6 @@ def dashboard(row: Row, ctx: RowContext) -> None:
     stale = _every(ctx, 4) or rng.random() < 0.15
     hours = 25 + rng.random() * 200 if stale else 0.05 + rng.random() * 23
     row.update(
-        data_freshness_hours=round(hours, 2),
         last_refresh_at=ctx.now - dt.timedelta(seconds=int(hours * 3600)),
         dashboard_url=f"https://bi.grace.internal/d/{row['dashboard_name'].replace('_', '-')}",
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from graph.errors import SourcePos
 from graph.naming import name_problem
+from graph.spec.computed import attach_computed
 from graph.spec.issues import Issues
 from graph.spec.model import Spec, TableSpec
 from graph.spec.names import check_generated_names
@@ -88,6 +89,7 @@ def load_spec(schemas_dir: Path, relations_file: Path) -> Spec:
             relations = RelationChecker(tree, tables, issues, broken).check()
     tables = attach_relations(tables, relations)
     tables = attach_rollups(tables, trees, issues)
+    tables = attach_computed(tables, trees, issues)
     check_generated_names(tables, issues)
     issues.raise_if_any()
     return Spec(tables=tables, relations=tuple(relations))

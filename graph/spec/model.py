@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from graph.errors import SourcePos
 from graph.naming import camel_case, lower_first
+
+if TYPE_CHECKING:
+    from graph.spec.expression import Expr
 
 
 class FieldType(enum.StrEnum):
@@ -62,6 +65,9 @@ class FieldSpec:
     index: bool = False
     examples: tuple[Any, ...] = ()
     engine: bool = False
+    # A computed field (graph/spec/computed.py): what the database computes for each row
+    # when it is read. It has no column; only the read path knows it.
+    computed: Expr | None = None
 
     @property
     def gql_name(self) -> str:
@@ -165,21 +171,32 @@ class TableSpec:
     audit_chain: str | None = None
     relations: tuple[RelationEnd, ...] = ()
     rollups: tuple[RollupSpec, ...] = ()
+    # Read-only fields the database computes when rows are read; `fields` holds the columns.
+    computed: tuple[FieldSpec, ...] = ()
     _by_name: dict[str, FieldSpec] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._by_name.update({f.name: f for f in self.fields})
+        # A new dict, not the one dataclasses.replace() handed over from the table this one
+        # replaces: that table's lookups must not start to see this one's computed fields.
+        by_name = {f.name: f for f in (*self.fields, *self.computed)}
+        object.__setattr__(self, "_by_name", by_name)
 
     def field(self, name: str) -> FieldSpec:
+        """A stored or a computed field."""
         return self._by_name[name]
 
     def has_field(self, name: str) -> bool:
         return name in self._by_name
 
     @property
+    def read_fields(self) -> tuple[FieldSpec, ...]:
+        """Every field a read can name: the columns, then the computed fields."""
+        return (*self.fields, *self.computed)
+
+    @property
     def server_fields(self) -> frozenset[str]:
-        """Fields only the server writes: engine fields, the audit stamp, rollups."""
-        names = {f.name for f in self.fields if f.engine}
+        """Fields clients cannot write: engine fields, the audit stamp, rollups, computed."""
+        names = {f.name for f in self.fields if f.engine} | {f.name for f in self.computed}
         names |= {r.field for r in self.rollups if not r.writable_until_linked}
         if self.audit_chain:
             names.add(self.audit_chain)

@@ -82,7 +82,7 @@ def check_generated_names(tables: dict[str, TableSpec], issues: Issues) -> None:
 def _check_type_fields(table: TableSpec, issues: Issues) -> None:
     """Fields and relation ends of one type must have distinct camelCase names."""
     seen: dict[str, str] = {}
-    for field in table.fields:
+    for field in table.read_fields:
         gql = field.gql_name
         if gql in seen:
             issues.add(

@@ -89,8 +89,15 @@ class RollupChecker:
         if not isinstance(node, YMap):
             self.issues.add(node.pos, "BAD_VALUE", "a rollup is a mapping: relation, aggregate...")
             return None
+        return self.rule(name, node, target)
+
+    def rule(self, name: str, node: YMap, target: FieldSpec | None) -> RollupSpec | None:
+        """The rollup `node` declares for field `name`; `target` is the stored field that
+        keeps it (its type must fit), None for a computed field (its type follows)."""
+        table = self.table
         before = len(self.issues)
-        report_unknown_keys(node, ROLLUP_KEYS, "rollup", self.issues)
+        keys = ROLLUP_KEYS if target is not None else ROLLUP_KEYS[:-1]
+        report_unknown_keys(node, keys, "rollup", self.issues)
         relation = self._text(node, "relation")
         aggregate = self._text(node, "aggregate")
         if relation is None or aggregate is None:
@@ -123,7 +130,8 @@ class RollupChecker:
             self.issues.add(
                 node.key_pos["matching"], "BAD_VALUE", "'matching' applies to share only"
             )
-        self._result_type(node, target, aggregate, of)
+        if target is not None:
+            self._result_type(node, target, aggregate, of)
         writable = read_bool(node, "writable_until_linked", self.issues)
         if writable and aggregate in ("count", "sum"):
             self.issues.add(

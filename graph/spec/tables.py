@@ -41,6 +41,7 @@ TABLE_KEYS = (
     "append_only",
     "audit_chain",
     "rollups",
+    "computed",
 )
 REQUIRED_TABLE_KEYS = ("table", "type", "description", "key", "fields")
 FIELD_KEYS = (

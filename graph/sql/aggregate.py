@@ -147,15 +147,16 @@ class AggregateCompiler:
         if parent is not None:
             keys.append(parent.c.id.label(PARENT))
         for i, key in enumerate(read.keys):
-            spec_field = self._key_table(read, key).field(key.field)
-            expr: Any = by_path[key.via].c[key.field]
+            key_table = self._key_table(read, key)
+            spec_field = key_table.field(key.field)
+            expr: Any = self.compiler.column(key_table, by_path[key.via], key.field)
             if key.bucket is not None:
                 is_date = spec_field.type is FieldType.DATE
                 expr = buckets.bucket(self.dialect, expr, is_date, key.bucket, read.time_zone)
             keys.append(expr.label(f"k{i}"))
         fields = dict.fromkeys(m.field for m in read.measures if m.field is not None)
         for name in fields:
-            values[name] = root.c[name].label(_value_label(name))
+            values[name] = self.compiler.column(table, root, name).label(_value_label(name))
         if parent is not None or read.fill:
             # Counted instead of rows: a parent without linked rows, or an empty bucket, has
             # one row of nulls.
@@ -164,7 +165,7 @@ class AggregateCompiler:
             partition = [k.element for k in keys] or None
             ranked_fields = [m.field for m in read.measures if m.kind == PERCENTILE and m.field]
             for ranked_field in dict.fromkeys(ranked_fields):
-                value = root.c[ranked_field]
+                value = self.compiler.column(table, root, ranked_field)
                 ranked = func.row_number().over(
                     partition_by=partition, order_by=value.asc().nulls_last()
                 )

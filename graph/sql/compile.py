@@ -37,6 +37,7 @@ from graph.plan import (
 )
 from graph.spec.model import FieldType, RelationEnd, TableSpec
 from graph.sql import dialects, measures
+from graph.sql.computed import computed_column
 from graph.sql.filters import (
     FilterContext,
     combine,
@@ -70,12 +71,20 @@ class Compiler:
         self.dialect = dialect
         self.ctx = FilterContext(dialect, now or dt.datetime.now(dt.UTC))
 
+    def column(self, table: TableSpec, source: FromClause, name: str) -> Any:
+        """A field of the row `source` of `table`: its column, or a computed field's SQL."""
+        field = table.field(name)
+        if field.computed is None:
+            return source.c[name]
+        return computed_column(self, table, source, field)
+
     # -- filters ------------------------------------------------------------------------
 
     def where(self, table: TableSpec, source: FromClause, node: Filter) -> ColumnElement[bool]:
         if isinstance(node, Compare):
             field = table.field(node.field)
-            return compile_compare(self.ctx, source.c[node.field], field, node.op, node.value)
+            column = self.column(table, source, node.field)
+            return compile_compare(self.ctx, column, field, node.op, node.value)
         if isinstance(node, BoolOp):
             return combine(node.kind, [self.where(table, source, item) for item in node.items])
         if isinstance(node, MeasureFilter):
@@ -132,7 +141,7 @@ class Compiler:
                 # critical), as PostgreSQL's own enum types do, not alphabetically.
                 ranks = {value: rank for rank, value in enumerate(field.values)}
                 return case(ranks, value=source.c[key.field])
-            return in_api_order(self.dialect, source.c[key.field], field)
+            return in_api_order(self.dialect, self.column(table, source, key.field), field)
         end, rest = key.via[0], key.via[1:]
         target = self.catalog.table(end.target).alias()
         inner = self.sort_expression(
@@ -158,7 +167,11 @@ class Compiler:
         for child in read.children:
             wanted[child.end.local_field] = None
             wanted.update(dict.fromkeys(f for f, _ in child.end.local_where))
-        return [source.c[name] for name in wanted if table.has_field(name)]
+        return [self._selected(table, source, name) for name in wanted if table.has_field(name)]
+
+    def _selected(self, table: TableSpec, source: FromClause, name: str) -> Any:
+        column = self.column(table, source, name)
+        return column if table.field(name).computed is None else column.label(name)
 
     def select_rows(self, read: Read, page: Page | None = None) -> Select[Any]:
         table = self.spec.table(read.table)

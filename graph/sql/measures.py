@@ -121,7 +121,7 @@ def relation_measure(
     if of.filter is not None:
         condition = condition & compiler.where(target_spec, target, of.filter)
     field = target_spec.field(of.measure.field) if of.measure.field else None
-    column = target.c[of.measure.field] if of.measure.field else None
+    column = compiler.column(target_spec, target, field.name) if field is not None else None
     value = measure_value(compiler.dialect, of.measure.kind, field, column, ranked=ranked)
     found = select(value).select_from(target).where(condition).correlate_except(target)
     return found.scalar_subquery()

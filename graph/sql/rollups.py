@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
     Float,
-    Table,
+    FromClause,
     and_,
     case,
     cast,
@@ -29,8 +29,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from graph.spec.model import RelationEnd, RollupSpec, Spec, TableSpec
 from graph.sql import dialects
-from graph.sql.compile import Compiler
 from graph.sql.links import chunks, distinct_link_values, link_of
+
+if TYPE_CHECKING:
+    # Only named: graph/sql/compile.py reads computed rollups with rollup_value().
+    from graph.sql.compile import Compiler
 
 
 def _conditions(
@@ -39,8 +42,11 @@ def _conditions(
     return [source.c[name].in_(list(values)) for name, values in conditions]
 
 
-def rollup_value(compiler: Compiler, table: TableSpec, parent: Table, rollup: RollupSpec) -> Any:
-    """The rollup of each `parent` row, as a correlated scalar subquery."""
+def rollup_value(
+    compiler: Compiler, table: TableSpec, parent: FromClause, rollup: RollupSpec
+) -> Any:
+    """The rollup of each `parent` row (the table, or an alias of it when a computed field
+    reads it), as a correlated scalar subquery."""
     end = table.relation_end(rollup.relation)
     linked = compiler.catalog.table(end.target).alias()
     condition = [compiler.link_condition(end, parent, linked), *_conditions(linked, rollup.where)]
