@@ -54,15 +54,18 @@ class GraphContext:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def compiler(self) -> Compiler:
-        return Compiler(self.catalog, self.dialect, self.clock())
+    def compiler(self, now: dt.datetime | None = None) -> Compiler:
+        """A compiler for statements at `now` (the request's moment; the clock's when None)."""
+        return Compiler(self.catalog, self.dialect, now or self.clock())
 
-    async def write(self, work: Callable[[Connection, Compiler], T]) -> T:
+    async def write(
+        self, work: Callable[[Connection, Compiler], T], now: dt.datetime | None = None
+    ) -> T:
         """Run `work` in one write transaction; return only after it committed."""
 
         def in_thread() -> T:
             with self.writer.connect() as conn, conn.begin():
-                return work(conn, self.compiler())
+                return work(conn, self.compiler(now))
 
         with database_errors():
             return await anyio.to_thread.run_sync(in_thread)
@@ -89,8 +92,9 @@ class ReadSession:
     root field that reads and closed when the operation ends (ReadSnapshot extension).
     """
 
-    def __init__(self, graph: GraphContext) -> None:
+    def __init__(self, graph: GraphContext, now: dt.datetime) -> None:
         self.graph = graph
+        self.now = now
         self._lock = anyio.Lock()
         self._conn: Connection | None = None
 
@@ -104,7 +108,7 @@ class ReadSession:
             self._conn = self.graph.reader.connect()
             self._conn.begin()
         try:
-            return work(self._conn, self.graph.compiler())
+            return work(self._conn, self.graph.compiler(self.now))
         except Exception:
             # A failed statement aborts the transaction on PostgreSQL: start afresh.
             self._close()
@@ -130,7 +134,11 @@ class RequestContext:
 
     graph: GraphContext
     request: Any = None
+    # The request's one moment: time windows (`withinLast`) and computed fields such as
+    # `hours_since` see the same now in every root field.
+    now: dt.datetime = field(init=False)
     session: ReadSession = field(init=False)
 
     def __post_init__(self) -> None:
-        self.session = ReadSession(self.graph)
+        self.now = self.graph.clock()
+        self.session = ReadSession(self.graph, self.now)

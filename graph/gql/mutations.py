@@ -13,6 +13,7 @@ back (`rows`, with any relations selected under them) are read inside that trans
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 from typing import Any
@@ -124,6 +125,7 @@ class _Call:
     """One mutation field as asked: its arguments, its filter, and what to read back."""
 
     graph: GraphContext
+    now: dt.datetime
     table: str
     args: dict[str, Any]
     where: Filter | None
@@ -146,7 +148,7 @@ def _call(info: strawberry.Info, table: str) -> _Call:
     if nodes:
         read = planner.read(table, planner.subfields(nodes), {}, (key, "rows"), many=False)
     ctx: RequestContext = info.context
-    return _Call(ctx.graph, table, args, where, read)
+    return _Call(ctx.graph, ctx.now, table, args, where, read)
 
 
 async def resolve_insert(table: str, info: strawberry.Info) -> dict[str, Any]:
@@ -161,7 +163,7 @@ async def resolve_insert(table: str, info: strawberry.Info) -> dict[str, Any]:
         )
         return call.result(conn, compiler, ids)
 
-    return await call.graph.write(work)
+    return await call.graph.write(work, call.now)
 
 
 async def resolve_update(table: str, info: strawberry.Info) -> dict[str, Any]:
@@ -175,7 +177,7 @@ async def resolve_update(table: str, info: strawberry.Info) -> dict[str, Any]:
         )
         return call.result(conn, compiler, ids)
 
-    return await call.graph.write(work)
+    return await call.graph.write(work, call.now)
 
 
 async def resolve_delete(table: str, info: strawberry.Info) -> dict[str, Any]:
@@ -191,7 +193,7 @@ async def resolve_delete(table: str, info: strawberry.Info) -> dict[str, Any]:
         writes.delete(writer, table, ids)
         return result
 
-    return await call.graph.write(work)
+    return await call.graph.write(work, call.now)
 
 
 def _bound(resolve: Any, table: str) -> Any:

@@ -172,8 +172,15 @@ class ComputedChecker:
             self.issues.add(node.pos, "MISSING_KEY", "computed field is missing 'description'")
         elif not isinstance(description, YScalar) or not str(description.value or "").strip():
             self.issues.add(description.pos, "BAD_VALUE", "'description' must be non-empty text")
-        if ("expr" in node.items) == ("rollup" in node.items):
-            self.issues.add(node.pos, "MISSING_KEY", "a computed field has 'expr' or 'rollup'")
+        if "expr" in node.items and "rollup" in node.items:
+            self.issues.add(
+                node.key_pos["rollup"],
+                "BAD_VALUE",
+                "a computed field has 'expr' or 'rollup', not both",
+            )
+            return None
+        if "expr" not in node.items and "rollup" not in node.items:
+            self.issues.add(node.pos, "MISSING_KEY", "a computed field needs 'expr' or 'rollup'")
             return None
         value = self._expression(node) if "expr" in node.items else self._rollup(name, node)
         if value is None or not self._declared_type_fits(node, value.type):
@@ -203,6 +210,15 @@ class ComputedChecker:
         wanted = declared.value if isinstance(declared, YScalar) else None
         if found is not None and wanted == found.value:
             return True
+        types = sorted(t.value for t in RESULT_TYPES)
+        if wanted not in types:
+            self.issues.add(
+                declared.pos,
+                "UNKNOWN_TYPE",
+                f"unknown type {wanted!r}{suggest(str(wanted), types)} (a computed field is one "
+                f"of {', '.join(types)})",
+            )
+            return False
         self.issues.add(
             declared.pos,
             "BAD_VALUE",
@@ -226,7 +242,8 @@ class ComputedChecker:
             self.issues.add(
                 rule_node.items["of"].pos,
                 "BAD_VALUE",
-                f"{rule.aggregate} of a {self._of(rule).type.value} field: computed rollups take "
+                f"{rule.aggregate} of {_article(self._of(rule).type.value)} field: computed "
+                "rollups take "
                 "the minimum and maximum of numbers, dates and datetimes",
             )
             return None
@@ -302,7 +319,9 @@ class ExpressionTyper:
         if typed.type is None:
             raise Problem(node, "the expression is always null")
         if typed.type not in RESULT_TYPES:
-            raise Problem(node, f"a computed field cannot be a {typed.type.value}; compare it")
+            raise Problem(
+                node, f"a computed field cannot be {_article(typed.type.value)}; compare it"
+            )
         return typed
 
     def visit(self, node: ast.expr) -> Typed:
@@ -414,7 +433,8 @@ class ExpressionTyper:
             if len(types) != 1 or left.type not in (FieldType.STRING, FieldType.BOOL):
                 raise Problem(node, f"cannot compare {_shown(left)} with {_shown(right)}")
         if symbol not in ("==", "!="):
-            raise Problem(node, f"{_shown(left)} values are compared with == and != only")
+            kind = left.type.value if left.type is not None else "these"
+            raise Problem(node, f"{kind} values are compared with == and != only")
 
     def _enum_literal(self, node: ast.expr, enum_side: Typed, other: Typed) -> None:
         """An enum compares with its own values, written as text: status == "failed"."""
@@ -440,9 +460,7 @@ class ExpressionTyper:
             raise Problem(right, "'in' takes a list of values: status in ('failed', 'timed_out')")
         choices: list[Const] = []
         for item in right.elts:
-            if not isinstance(item, ast.Constant) or item.value is None:
-                raise Problem(item, "'in' takes constant values (not fields or None)")
-            choice = _constant(item)
+            choice = _negative_number(item) or _constant_choice(item)
             self._comparable(node, left, choice, "==")
             assert isinstance(choice.expr, Const)
             choices.append(choice.expr)
@@ -498,6 +516,26 @@ class ExpressionTyper:
         result, bounds = _unify(node, values)
         pairs = tuple((cond, value.expr) for cond, value in whens)
         return Typed(Choice(pairs, default.expr, result), bounds)
+
+
+def _constant_choice(node: ast.expr) -> Typed:
+    if not isinstance(node, ast.Constant) or node.value is None:
+        raise Problem(node, "'in' takes constant values (not fields or None)")
+    return _constant(node)
+
+
+def _negative_number(node: ast.expr) -> Typed | None:
+    """`-3` in an `in` list: Python reads it as minus applied to 3."""
+    if not (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)):
+        return None
+    operand = node.operand
+    if not isinstance(operand, ast.Constant) or isinstance(operand.value, bool):
+        return None
+    if not isinstance(operand.value, int | float):
+        return None
+    negated = ast.Constant(-operand.value)
+    ast.copy_location(negated, node)
+    return _constant(negated)
 
 
 def _constant(node: ast.Constant) -> Typed:
@@ -581,7 +619,8 @@ def _unify(node: ast.expr, items: list[Typed]) -> tuple[FieldType, Bounds | None
 
 
 def _shown(typed: Typed) -> str:
-    if typed.type is None:
-        return "None"
-    name = typed.type.value
+    return "None" if typed.type is None else _article(typed.type.value)
+
+
+def _article(name: str) -> str:
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"

@@ -90,17 +90,17 @@ def date_bucket(day: dt.date, unit: str) -> dt.date:
     return dt.date(day.year, 1, 1)
 
 
-# SQLite keeps datetimes as fixed-width UTC text (graph/sql/types.py UtcDateTime).
-_STORED = "%Y-%m-%d %H:%M:%S.%f"
-
-
 def sqlite_bucket(value: str | None, unit: str, zone_name: str) -> str | None:
     """`grace_bucket(stored, unit, zone)` on SQLite: the bucket start, stored the same way."""
     if value is None:
         return None
     instant = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
     start = datetime_bucket(instant, unit, zone_name)
-    return None if start is None else start.replace(tzinfo=None).strftime(_STORED)
+    if start is None:
+        return None
+    # SQLite keeps datetimes as fixed-width UTC text (graph/sql/types.py UtcDateTime); not
+    # strftime("%Y"), which writes year 1 as "1" on glibc.
+    return start.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def bucket(dialect: str, column: Any, is_date: bool, unit: str, zone: str) -> ColumnElement[Any]:

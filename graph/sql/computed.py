@@ -38,7 +38,7 @@ from sqlalchemy import (
     or_,
     type_coerce,
 )
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from graph.spec.expression import (
     Arith,
@@ -100,6 +100,12 @@ class ExpressionCompiler:
         self.dialect = compiler.dialect
 
     def compile(self, expr: Expr) -> Any:
+        value = self._node(expr)
+        # Parenthesised always: SQLAlchemy leaves `NOT flag IS NULL` bare, which PostgreSQL
+        # reads as NOT (flag IS NULL); the operators of both databases differ in precedence.
+        return value if isinstance(expr, Ref | Const) else Grouping(value)
+
+    def _node(self, expr: Expr) -> Any:
         if isinstance(expr, Ref):
             return self.compiler.column(self.table, self.source, expr.field)
         if isinstance(expr, Const):
@@ -113,9 +119,7 @@ class ExpressionCompiler:
         if isinstance(expr, Comparison):
             return self._comparison(expr)
         if isinstance(expr, OneOf):
-            operand = self.compile(expr.operand)
-            values = [c.value for c in expr.choices]
-            return operand.not_in(values) if expr.negated else operand.in_(values)
+            return self._one_of(expr)
         if isinstance(expr, IsNull):
             operand = self.compile(expr.operand)
             return operand.is_not(None) if expr.negated else operand.is_(None)
@@ -134,10 +138,10 @@ class ExpressionCompiler:
         assert isinstance(expr, Rollup)
         return rollup_value(self.compiler, self.table, self.source, expr.rule)
 
-    def _as(self, expr: Expr, wanted: FieldType) -> Any:
+    def _as(self, expr: Expr, wanted: FieldType | None) -> Any:
         """The value as the type the enclosing node computes in (a wider number)."""
         value = self.compile(expr)
-        if expr.type is wanted or expr.type is None or wanted not in CONST_TYPES:
+        if wanted is None or expr.type is wanted or expr.type is None or wanted not in CONST_TYPES:
             return value
         if wanted is FieldType.FLOAT:
             return cast(value, Float())
@@ -148,7 +152,9 @@ class ExpressionCompiler:
     def _arith(self, expr: Arith) -> Any:
         if expr.op == "/":
             left = cast(self.compile(expr.left), Float())
-            right = func.nullif(cast(self.compile(expr.right), Float()), 0.0)
+            # Typed: an untyped NULLIF would make SQLAlchemy divide by it as a NUMERIC, which
+            # PostgreSQL rounds to 15 digits first.
+            right = func.nullif(cast(self.compile(expr.right), Float()), 0.0, type_=Float())
             return left / right
         left, right = self._as(expr.left, expr.type), self._as(expr.right, expr.type)
         if expr.op == "+":
@@ -158,7 +164,11 @@ class ExpressionCompiler:
         return left * right
 
     def _comparison(self, expr: Comparison) -> Any:
-        left, right = self.compile(expr.left), self.compile(expr.right)
+        # An integer against a float: both as doubles, as PostgreSQL does it (SQLite would
+        # compare the integer exactly: 2^53 + 1 == 2^53 as a double is false there).
+        kind = FieldType.FLOAT if FieldType.FLOAT in (expr.left.type, expr.right.type) else None
+        left = self._as(expr.left, kind) if kind else self.compile(expr.left)
+        right = self._as(expr.right, kind) if kind else self.compile(expr.right)
         ops = {
             "==": left.__eq__,
             "!=": left.__ne__,
@@ -168,6 +178,22 @@ class ExpressionCompiler:
             ">=": left.__ge__,
         }
         return ops[expr.op](right)
+
+    def _one_of(self, expr: OneOf) -> Any:
+        """`x in (a, b)`, each constant bound with the one type all are compared in (PostgreSQL
+        would give them the first one's type: 0.1 as the integer 0, 2^31 out of range)."""
+        types = {expr.operand.type, *(c.type for c in expr.choices)}
+        kind = expr.operand.type
+        if FieldType.FLOAT in types:
+            kind = FieldType.FLOAT
+        elif types <= {FieldType.INT, FieldType.BIGINT}:
+            kind = FieldType.BIGINT
+        operand = self._as(expr.operand, kind) if kind else self.compile(expr.operand)
+        bind_type = CONST_TYPES.get(kind) if kind else None
+        if bind_type is None:  # an enum: its values are text
+            bind_type = String()
+        values = [literal(c.value, bind_type) for c in expr.choices]
+        return operand.not_in(values) if expr.negated else operand.in_(values)
 
     def _elapsed(self, expr: Elapsed) -> Any:
         start = self._microseconds(expr.start)
