@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import math
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -86,6 +87,9 @@ def order_signature(table: str, order: tuple[SortKey, ...]) -> str:
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        # PostgreSQL's sum of a bigint is a numeric (a relation measure sorted by `sum`).
+        return int(value) if value == value.to_integral_value() else float(value)
     return value
 
 

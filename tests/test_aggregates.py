@@ -157,10 +157,12 @@ async def test_rows_filter_and_sort_by_a_measure_of_their_linked_rows(api: Api) 
         assert [p["playbookName"] for p in data["playbooks"]] == expected, threshold
 
 
-async def test_a_connection_pages_by_a_measure_of_linked_rows(api: Api) -> None:
+@pytest.mark.parametrize("measure", ["max", "sum"])
+async def test_a_connection_pages_by_a_measure_of_linked_rows(api: Api, measure: str) -> None:
     """Walked two rows at a time, a connection ordered by a relation measure returns every
-    row once, in the order of the list (ties broken by id)."""
-    order = "[{executionsAggregate: {max: {durationMs: DESC}}}]"
+    row once, in the order of the list (ties broken by id). A `sum` of a bigint field is a
+    numeric on PostgreSQL, which the cursor holds as a whole number."""
+    order = f"[{{executionsAggregate: {{{measure}: {{durationMs: DESC}}}}}}]"
     full = await api.data(f"{{ playbooks(orderBy: {order}, limit: 500) {{ playbookName }} }}")
     walked: list[str] = []
     after = None
