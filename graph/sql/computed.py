@@ -101,8 +101,9 @@ class ExpressionCompiler:
 
     def compile(self, expr: Expr) -> Any:
         value = self._node(expr)
-        # Parenthesised always: SQLAlchemy leaves `NOT flag IS NULL` bare, which PostgreSQL
-        # reads as NOT (flag IS NULL); the operators of both databases differ in precedence.
+        # Parenthesised always: SQLAlchemy's idea of operator precedence is not PostgreSQL's.
+        # It wrote `(not flag) is None` as `NOT flag IS NULL`, which PostgreSQL reads as
+        # NOT (flag IS NULL).
         return value if isinstance(expr, Ref | Const) else Grouping(value)
 
     def _node(self, expr: Expr) -> Any:
