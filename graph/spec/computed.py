@@ -58,12 +58,11 @@ from graph.spec.model import (
     TableSpec,
 )
 from graph.spec.reading import report_unknown_keys
-from graph.spec.rollups import RollupChecker
+from graph.spec.rollups import INTEGERS, RollupChecker
 from graph.spec.yaml_tree import YMap, YNode, YScalar
 
 COMPUTED_KEYS = ("description", "expr", "rollup", "type")
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-INTEGERS = frozenset({FieldType.INT, FieldType.BIGINT})
 MOMENTS = frozenset({FieldType.DATE, FieldType.DATETIME})
 # Types an expression may read: not documents, lists, long text or uuids.
 READABLE = frozenset(
