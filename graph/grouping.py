@@ -120,8 +120,8 @@ class AggregatePlanner:
         lower, upper = window_bounds(where, field.name)
         if not lower or not upper:
             raise UserInputError(
-                f"fill needs the window to fill in where: {field.gql_name} with gte or gt and "
-                "lte or lt, or withinLast",
+                f"fill needs the window to fill in where: {field.gql_name} with gte, gt or "
+                "withinLast, and lte, lt, olderThan or withinLast",
                 path,
             )
 

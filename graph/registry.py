@@ -115,8 +115,11 @@ class Registry:
         with self._writer.connect() as conn, conn.begin():
             return work(conn, Compiler(self.catalog, self.engine.dialect.name))
 
-    def _all_columns(self, table: TableSpec) -> Read:
-        return Read(table.name, tuple(f.name for f in table.read_fields))
+    def _stored_columns(self, table: TableSpec) -> Read:
+        """What a write returns: the rows as stored. Not the computed fields: a formula that
+        cannot be computed for the new values (a double overflow) must not undo the write
+        (get_row and query_rows read them)."""
+        return Read(table.name, tuple(f.name for f in table.fields))
 
     def insert_row(self, table: str, data: Mapping[str, Any]) -> Row:
         """Insert one row; returns it as stored (with `id`, `created_at`, defaults)."""
@@ -133,7 +136,7 @@ class Registry:
         """Insert every row or none. With `on_conflict_update`, upsert on the natural key:
         an existing row takes the new values of those fields (`[]`: it stays as it is)."""
         spec = self.table(table)
-        read = self._all_columns(spec)
+        read = self._stored_columns(spec)
 
         def work(conn: Connection, compiler: Compiler) -> list[Row]:
             ids = self.writes.insert(
@@ -162,7 +165,7 @@ class Registry:
         (default: the write limit; a filter matching every row needs an explicit at_most)."""
         spec = self.table(table)
         where = self.filter(spec, filters)
-        read = self._all_columns(spec)
+        read = self._stored_columns(spec)
 
         def work(conn: Connection, compiler: Compiler) -> list[Row]:
             ids = self.writes.update(
@@ -178,7 +181,7 @@ class Registry:
         """Delete the rows `filters` selects (relation rules apply); returns them as they were."""
         spec = self.table(table)
         where = self.filter(spec, filters)
-        read = self._all_columns(spec)
+        read = self._stored_columns(spec)
 
         def work(conn: Connection, compiler: Compiler) -> list[Row]:
             writer, ids = self.writes.delete_matching(conn, compiler, spec.name, where, at_most)

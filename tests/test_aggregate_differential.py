@@ -2,7 +2,9 @@
 
 Generated aggregate documents (groupBy on plain fields, on to-one relation fields and on date
 and datetime buckets in time zones with and without daylight saving time; every measure on the
-fields it applies to; percentiles; having; group orderings; limit and offset) run against the
+fields it applies to; percentiles; having; group orderings; limit and offset; `fill: true` with
+windows on bucket boundaries, a microsecond or a day either side, withinLast, bounds inside
+`and`s and decoys under `or`/`not`, other keys beside the bucket) run against the
 real app on every available backend; tests/model/aggregates.py, written from docs/api.md
 ("Aggregates") alone, says what the answer must be. Each case asserts: no `errors` (or exactly
 the error code the contract names), `data` equal to the model's, and SQLite's answer equal to
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import random
 import zoneinfo
@@ -58,15 +61,19 @@ from tests.model.aggregates import (
     Approx,
     LimitExceeded,
     date_bucket,
+    date_buckets,
     datetime_bucket,
+    datetime_buckets,
     first_instant,
     groupable,
     measurable,
     measure_type,
     percentile_cont,
 )
-from tests.model.evaluate import BadUserInput
+from tests.model.evaluate import BadUserInput, parse_duration
 from tests.model.generate import (
+    DATE_DURATIONS,
+    DATETIME_DURATIONS,
     DIRECTIONS,
     INT,
     Case,
@@ -113,10 +120,21 @@ ZONES = (
 # Not IANA names; "UTC+1" and "+01:00" are time zones PostgreSQL itself would accept.
 BAD_ZONES = ("Mars/Olympus_Mons", "Europe/Berlinn", "UTC+1", "+01:00", "", "Europe/")
 PERCENTILES = (0, 1, 0.5, 0.95, 0.0, 1.0)
-EXAMPLES = {"aggregates": 350, "bad": 60}
+EXAMPLES = {"aggregates": 350, "bad": 60, "fill": 100, "bad_fill": 25}
 AVG_TOLERANCE = 1e-9  # relative; for `avg` only (docs/api.md gives no formula for it)
 FLOAT = GType("scalar", "Float!")
 STRING = GType("scalar", "String")
+BOOLEAN = GType("scalar", "Boolean")
+TIMED = (FieldType.DATE, FieldType.DATETIME)
+# About one bucket's length: windows of a few buckets either side of an anchor.
+UNITS = {
+    "HOUR": dt.timedelta(hours=1),
+    "DAY": dt.timedelta(days=1),
+    "WEEK": dt.timedelta(days=7),
+    "MONTH": dt.timedelta(days=31),
+    "QUARTER": dt.timedelta(days=92),
+    "YEAR": dt.timedelta(days=366),
+}
 
 
 def aggregate_budget(kind: str) -> settings:
@@ -126,6 +144,7 @@ def aggregate_budget(kind: str) -> settings:
 # -- rows that matter for aggregates -------------------------------------------------------------
 
 
+@functools.cache
 def transitions(zone: str, year: int) -> list[dt.datetime]:
     """The instants the UTC offset of `zone` changes in `year` (all on a quarter hour)."""
     tz = zoneinfo.ZoneInfo(zone)
@@ -192,6 +211,8 @@ NUMBERS: dict[FieldType, tuple[Any, ...]] = {
     FieldType.FLOAT: (-2.5, -2.5, -0.1, 0.1, 0.2, 0.3, -1e-300, 3.0, 3.0, -0.0, 0.7),
 }
 ALL_NULL_AT = dt.datetime(1999, 7, 4, 12, 34, 56, tzinfo=dt.UTC)
+# Anchors of fill windows on date fields, beside the days the rows hold.
+BOUNDARY_DAYS = [day for day in BOUNDARY_DATES if day.year == 2026] + [FIXED_NOW.date()]
 
 
 def _within(spec_field: FieldSpec, value: Any) -> bool:
@@ -259,6 +280,39 @@ def _vary(
             row[spec_field.name] = fitting[(i + rng.randrange(3)) % len(fitting)]
 
 
+def _days(duration: str) -> float:
+    """About how many days an ISO 8601 duration spans."""
+    parsed = parse_duration(duration, [])
+    return parsed.months * 30.44 + parsed.days + parsed.seconds / 86_400
+
+
+def _bucketed(item: Any) -> bool:
+    """Whether a groupBy item (through relations or not) has a bucket."""
+    if not isinstance(item, dict):
+        return False
+    return "bucket" in item or any(_bucketed(v) for v in item.values())
+
+
+def _as_items(value: Any) -> list[Any]:
+    """A list input as a list (GraphQL makes a single value a list of one)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _without(where: Any, name: str) -> Any:
+    """`where` without any entry for `name`, at any depth of `and`, `or` and `not`."""
+    if isinstance(where, list):
+        return [_without(item, name) for item in where]
+    if not isinstance(where, dict):
+        return where
+    return {
+        k: _without(v, name) if k in ("and", "or", "not") else v
+        for k, v in where.items()
+        if k != name
+    }
+
+
 class AggregateWorld:
     """The differential world with the aggregate rows, aggregate models and the generator."""
 
@@ -279,7 +333,7 @@ def aggregate_world(world: World) -> Iterator[AggregateWorld]:  # noqa: F811 (th
             for table_name, rows in new_rows.items():
                 conn.execute(insert(catalog.table(table_name)), rows)
         tables = read_tables(backend.db.url, world.spec)
-        backend.model = AggregateModel(world.spec, tables, FIXED_NOW)
+        backend.model = AggregateModel(world.spec, tables, FIXED_NOW, backend=backend.name)
     cases = AggregateCases(world.spec, world.backends[0].model.tables, FIXED_NOW)
     yield AggregateWorld(world, cases)
 
@@ -391,19 +445,23 @@ class AggregateCases:
             sels.append(Sel(d.choice(fields).gql_name))
         return sels
 
-    def measures(self, d: Draw, table: TableSpec, aliases: list[int]) -> list[Sel]:
+    def measures(
+        self, d: Draw, table: TableSpec, aliases: list[int], light: bool = False
+    ) -> list[Sel]:
+        """Measures to select; `light`: fewer (a relation's aggregate, once per parent)."""
         sels: list[Sel] = []
         if d.chance(0.8):
             sels.append(Sel("count"))
         for measure in MEASURES:
             fields = [f for f in table.fields if measurable(measure, f)]
-            if fields and d.chance(0.45):
+            if fields and d.chance(0.25 if light else 0.45):
                 # Sometimes every field the measure applies to, else a few.
-                chosen = fields if d.chance(0.3) else d.sample(fields, d.int(1, 3))
+                every = d.chance(0 if light else 0.3)
+                chosen = fields if every else d.sample(fields, d.int(1, 2 if light else 3))
                 sels.append(Sel(measure, children=self.measured(d, chosen, aliases)))
         numbers = [f for f in table.fields if measurable("percentile", f)]
-        if numbers and d.chance(0.5):
-            for n in range(d.int(1, 3)):
+        if numbers and d.chance(0.3 if light else 0.5):
+            for n in range(d.int(1, 1 if light else 3)):
                 p: Any = d.choice(PERCENTILES) if d.chance(0.7) else d.draw(st.floats(0, 1))
                 chosen = numbers if d.chance(0.3) else d.sample(numbers, d.int(1, 2))
                 args = {"p": (self.rows.maybe_var(d, p, 0.2), FLOAT)}
@@ -486,12 +544,30 @@ class AggregateCases:
 
     def root(self, d: Draw, taken: set[str], aliases: list[int]) -> Sel:
         table = self.spec.table(d.choice(self.names))
-        keys = self.keys(d, table)
-        name = aggregate_root_name(table.list_root)
+        sel = self.aggregate_sel(d, table, aggregate_root_name(table.list_root), aliases)
+        if sel.name in taken:
+            sel.alias = f"{sel.name}_{len(taken)}"
+        taken.add(sel.key)
+        return sel
+
+    def aggregate_sel(
+        self,
+        d: Draw,
+        table: TableSpec,
+        name: str,
+        aliases: list[int],
+        keys: list[Key] | None = None,
+        where: Any = None,
+        light: bool = False,
+    ) -> Sel:
+        """One aggregate field (a root's or a relation's) over `table`: its arguments, its
+        measures and its key; `keys` and `where` when the caller chose them."""
+        keys = self.keys(d, table) if keys is None else keys
         groups = table.type_name + "Group"
         args: dict[str, tuple[Any, GType]] = {}
-        if d.chance(0.25):
+        if where is None and d.chance(0.25):
             where = self.rows.where(d, table, 2, self.rows.pivot(d, table))
+        if where is not None:
             args["where"] = (self.rows.maybe_var(d, where, 0.15), where_type(table))
         if keys or d.chance(0.1):
             items: Any = [k.item for k in keys]
@@ -518,14 +594,10 @@ class AggregateCases:
             args["limit"] = (d.choice([5, 3, 1, 2, 20, 0, 10_000]), INT)
         if d.chance(0.12):
             args["offset"] = (d.choice([1, 0, 2, 3, 7, 50]), INT)
-        children = self.measures(d, table, aliases)
+        children = self.measures(d, table, aliases, light)
         if d.chance(0.85) or not children:
             children.insert(0, Sel("key", children=self.key_selection(d, table, keys, 2)))
-        sel = Sel(name, None, args, children)
-        if name in taken:
-            sel.alias = f"{name}_{len(taken)}"
-        taken.add(sel.key)
-        return sel
+        return Sel(name, None, args, children)
 
     def document(self, roots: list[Sel], label: str) -> Case:
         document, variables = AggregateRenderer(self.spec).document(roots)
@@ -618,12 +690,251 @@ class AggregateCases:
         root = Sel(aggregate_root_name(table.list_root), None, args, children)
         return self.document([root], f"bad:{trick}")
 
+    # -- fill: empty buckets (docs/api.md "Empty buckets") -----------------------------------------
+
+    def fill_cases(self) -> st.SearchStrategy[Case]:
+        @st.composite
+        def build(draw: Callable[[st.SearchStrategy[Any]], Any]) -> Case:
+            d = Draw(draw)
+            roots = [self.fill_root(d, [20], i) for i in range(d.choice([1, 1, 1, 2]))]
+            return self.document(roots, "fill")
+
+        return build()
+
+    def fill_root(self, d: Draw, aliases: list[int], index: int) -> Sel:
+        """A root aggregate with `fill: true`: one bucketed key of a date or datetime field of
+        the table, maybe other keys, and a window on that field in `where`: gte/gt and lte/lt
+        bounds (on bucket boundaries, a microsecond or a day either side of them, or anywhere),
+        or withinLast, at the top level or inside `and`s, with decoy bounds under `or` and
+        `not` (which do not set the window) and other filters."""
+        table, spec_field, bucket, zone, keys = self.fill_parts(d)
+        where = self.window_where(d, table, spec_field, bucket, zoneinfo.ZoneInfo(zone))
+        name = aggregate_root_name(table.list_root)
+        sel = self.aggregate_sel(d, table, name, aliases, keys=keys, where=where)
+        sel.args["timeZone"] = (self.rows.maybe_var(d, zone, 0.2), STRING)
+        sel.args["fill"] = (self.rows.maybe_var(d, True, 0.2), BOOLEAN)
+        if index:
+            sel.alias = f"{name}_{index}"
+        return sel
+
+    def fill_parts(self, d: Draw) -> tuple[TableSpec, FieldSpec, str, str, list[Key]]:
+        """A table, its bucketed field, the bucket, a zone and the keys (the bucketed one and
+        up to two others without buckets, in any order)."""
+        table = self.spec.table(d.choice(self.names))
+        timed = [f for f in table.fields if groupable(f) and f.type in TIMED]
+        spec_field = d.choice(timed)
+        bucket = d.choice(BUCKETS if spec_field.type is FieldType.DATETIME else BUCKETS[1:])
+        zone = d.choice(ZONES)
+        bucketed = Key({"field": enum_member(spec_field.name), "bucket": bucket}, (), spec_field)
+        keys = [k for k in self.keys(d, table) if k.at != bucketed.at and not _bucketed(k.item)]
+        keys = keys[: d.choice([0, 0, 1, 1, 2])]
+        keys.insert(d.int(0, len(keys)), bucketed)
+        return table, spec_field, bucket, zone, keys
+
+    def window_where(
+        self, d: Draw, table: TableSpec, spec_field: FieldSpec, bucket: str, tz: zoneinfo.ZoneInfo
+    ) -> dict[str, Any]:
+        name = spec_field.gql_name
+        where: dict[str, Any] = {}
+        if d.chance(0.35):
+            where = _without(self.rows.where(d, table, 1, self.rows.pivot(d, table)), name)
+        sides = self.window_sides(d, table, spec_field, bucket, tz)
+        ands = _as_items(where.pop("and", []))
+        placement = d.int(0, 4)
+        if placement <= 1 or len(sides) == 1:
+            where[name] = {k: v for side in sides for k, v in side.items()}
+        elif placement == 2:
+            where[name] = sides[0]
+            ands.append({name: sides[1]})
+        elif placement == 3:
+            ands += [{name: side} for side in sides]
+        else:
+            ands.append({"and": [{name: sides[0]}, {"and": [{name: sides[1]}]}]})
+        if d.chance(0.2):
+            # A bound under `or` or `not` filters rows but does not set the window.
+            decoy = self.window_sides(d, table, spec_field, bucket, tz)[0]
+            ands.append({"or": [{name: decoy}]} if d.chance(0.5) else {"not": {name: decoy}})
+        if ands:
+            where["and"] = ands if len(ands) > 1 or d.chance(0.7) else ands[0]
+        return where
+
+    def window_sides(
+        self,
+        d: Draw,
+        table: TableSpec,
+        spec_field: FieldSpec,
+        bucket: str,
+        tz: zoneinfo.ZoneInfo,
+        within: bool = True,
+        now: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The operators of a window: [lower, upper] bounds, or [withinLast (and a bound)]."""
+        is_date = spec_field.type is FieldType.DATE
+        if within and d.chance(0.2):
+            durations = DATE_DURATIONS if is_date else DATETIME_DURATIONS
+            # A few hundred buckets at most, or (hours for years) more than the cap: not
+            # thousands of groups, which cost seconds and find nothing more.
+            buckets = {t: _days(t) * 86_400 / UNITS[bucket].total_seconds() for t in durations}
+            fitting = [t for t, n in buckets.items() if n <= 400 or n > 12_000]
+            window: dict[str, Any] = {"withinLast": d.choice(fitting)}
+            if d.chance(0.3):
+                # A bound near now, so that the two together still make a window.
+                sides = self.window_sides(d, table, spec_field, bucket, tz, within=False, now=True)
+                window.update(d.choice(sides))
+            return [window]
+        if within and d.chance(0.1):
+            # olderThan ends a window too: a lower bound near now, and a duration before now.
+            lower = self.window_sides(d, table, spec_field, bucket, tz, within=False, now=True)[0]
+            durations = DATE_DURATIONS if is_date else DATETIME_DURATIONS
+            return [lower, {"olderThan": d.choice(durations)}]
+        if d.chance(0.04) and (bucket in ("HOUR", "DAY") or (bucket == "YEAR" and not is_date)):
+            # Windows too long to fill by hours or days (LIMIT_EXCEEDED); decades by years.
+            if is_date:
+                return [{"gte": "0001-01-01"}, {"lte": "2100-12-31"}]
+            return [{"gt": "1990-01-01T00:00:00Z"}, {"lt": "2030-01-01T00:00:00+05:30"}]
+        unit = UNITS[bucket]
+        if is_date:
+            anchor: Any = FIXED_NOW.date() if now else self.anchor_days(d, table, spec_field)
+            low = self.near_day(d, anchor - d.choice([0, 0, 1, 2, 3, 6]) * unit, bucket)
+            high = self.near_day(d, anchor + d.choice([0, 1, 1, 2, 4, 9]) * unit, bucket)
+            texts = [low.isoformat(), high.isoformat()]
+        else:
+            anchor = FIXED_NOW if now else self.anchor_moments(d, table, spec_field, tz)
+            low = self.near_moment(d, anchor - d.choice([0, 0, 1, 2, 3, 6]) * unit, bucket, tz)
+            high = self.near_moment(d, anchor + d.choice([0, 1, 1, 2, 4, 9]) * unit, bucket, tz)
+            texts = [self.rows.datetime_text(d, low), self.rows.datetime_text(d, high)]
+        if d.chance(0.05):
+            texts.reverse()  # an empty window
+        return [{d.choice(["gte", "gt"]): texts[0]}, {d.choice(["lte", "lt"]): texts[1]}]
+
+    def anchor_days(self, d: Draw, table: TableSpec, spec_field: FieldSpec) -> dt.date:
+        """A day the rows hold (mostly: the window then holds rows), a boundary day, today."""
+        held = [v for v in self.rows.held(table, spec_field) if 1900 <= v.year <= 2100]
+        day: dt.date = d.choice(held) if held and d.chance(0.6) else d.choice(BOUNDARY_DAYS)
+        return day
+
+    def anchor_moments(
+        self, d: Draw, table: TableSpec, spec_field: FieldSpec, tz: zoneinfo.ZoneInfo
+    ) -> dt.datetime:
+        """A moment the rows hold (mostly), a change of the zone's offset, now."""
+        held = [v for v in self.rows.held(table, spec_field) if 1990 <= v.year <= 2035]
+        if held and d.chance(0.55):
+            moment: dt.datetime = d.choice(held)
+            return moment
+        changes = transitions(str(tz), 2026)
+        return d.choice(changes) if changes and d.chance(0.8) else FIXED_NOW
+
+    @staticmethod
+    def near_day(d: Draw, day: dt.date, bucket: str) -> dt.date:
+        if d.chance(0.3):
+            return day
+        return date_bucket(day, bucket) + dt.timedelta(days=d.choice([0, 0, 1, -1]))
+
+    @staticmethod
+    def near_moment(
+        d: Draw, moment: dt.datetime, bucket: str, tz: zoneinfo.ZoneInfo
+    ) -> dt.datetime:
+        if d.chance(0.3):
+            return moment
+        micro = dt.timedelta(microseconds=d.choice([0, 0, 1, -1]))
+        return datetime_bucket(moment, bucket, tz) + micro
+
+    def bad_fill_cases(self) -> st.SearchStrategy[Case]:
+        @st.composite
+        def build(draw: Callable[[st.SearchStrategy[Any]], Any]) -> Case:
+            return self.bad_fill_case(Draw(draw))
+
+        return build()
+
+    def bad_fill_case(self, d: Draw) -> Case:
+        """`fill` without exactly one bucketed key of the table's own field, or without a
+        window (one side only, only under `or`/`not`, no where): BAD_USER_INPUT; a window of
+        more buckets than GRAPH_MAX_GROUPS: LIMIT_EXCEEDED."""
+        table, spec_field, bucket, zone, keys = self.fill_parts(d)
+        tz = zoneinfo.ZoneInfo(zone)
+        name = spec_field.gql_name
+        items = [k.item for k in keys]
+        at = next(i for i, k in enumerate(keys) if k.field is spec_field and not k.ends)
+        where: dict[str, Any] | None = self.window_where(d, table, spec_field, bucket, tz)
+        trick = d.choice(["no_bucket", "two_buckets", "relation_bucket", "window", "no_where"])
+        trick = "huge" if d.chance(0.1) else trick
+        if trick == "no_bucket":
+            items[at] = {"field": items[at]["field"]}
+            if d.chance(0.3):
+                items = []
+        elif trick == "two_buckets":
+            timed = [f for f in table.fields if groupable(f) and f.type in TIMED]
+            other = d.choice(timed)  # the same field again is refused too
+            buckets = BUCKETS if other.type is FieldType.DATETIME else BUCKETS[1:]
+            item = {"field": enum_member(other.name), "bucket": d.choice(buckets)}
+            items.insert(d.int(0, len(items)), item)
+        elif trick == "relation_bucket":
+            through = [
+                end
+                for end in table.relations
+                if not end.many
+                and any(f.type is FieldType.DATETIME for f in self.spec.table(end.target).fields)
+            ]
+            if not through:
+                return self.bad_fill_case(d)
+            end = d.choice(through)
+            target = self.spec.table(end.target)
+            moment = d.choice([f for f in target.fields if f.type is FieldType.DATETIME])
+            items.append({end.gql_name: {"field": enum_member(moment.name), "bucket": "DAY"}})
+            if d.chance(0.5):
+                items.pop(at)  # the only bucketed key goes through a relation
+        elif trick == "window":
+            # No bound on the field but one side, or both sides under `or` or `not` only.
+            where = _without(where, name)
+            sides = self.window_sides(d, table, spec_field, bucket, tz)
+            if len(sides) == 1 or d.chance(0.4):
+                lone = d.choice(sides)
+                lone.pop("withinLast", None)
+                if len(lone) != 1:
+                    lone = {
+                        "gt": "2026-03-01"
+                        if spec_field.type is FieldType.DATE
+                        else "2026-03-01T00:00:00Z"
+                    }
+                hidden: dict[str, Any] = {name: lone}
+            elif d.chance(0.5):
+                hidden = {"or": [{name: sides[0]}, {name: sides[1]}]}
+            else:
+                hidden = {"not": {"not": {name: {**sides[0], **sides[1]}}}}
+            where = {**where, **hidden} if not (set(where) & set(hidden)) else hidden
+        elif trick == "no_where":
+            where = None
+        else:
+            # Hours for years, days for millennia: more buckets than GRAPH_MAX_GROUPS.
+            bounds = (
+                {"gte": "0001-01-01", "lt": "0040-01-01"}
+                if spec_field.type is FieldType.DATE
+                else {"gte": "2020-01-01T00:00:00Z", "lte": "2021-03-01T00:00:00-08:00"}
+            )
+            where = {name: bounds}
+            if spec_field.type is FieldType.DATETIME:
+                items[at] = {**items[at], "bucket": "HOUR"}
+            else:
+                items[at] = {**items[at], "bucket": "DAY"}
+        groups = table.type_name + "Group"
+        args: dict[str, tuple[Any, GType]] = {
+            "groupBy": (self.rows.maybe_var(d, items, 0.3), GType("enums", f"[{groups}By!]")),
+            "timeZone": (zone, STRING),
+            "fill": (self.rows.maybe_var(d, True, 0.3), BOOLEAN),
+        }
+        if where is not None:
+            args["where"] = (self.rows.maybe_var(d, where, 0.2), where_type(table))
+        root = Sel(aggregate_root_name(table.list_root), None, args, [Sel("count")])
+        return self.document([root], f"bad-fill:{trick}")
+
 
 # -- comparing answers ---------------------------------------------------------------------------
 
 
 def expected_answer(model: AggregateModel, case: Case) -> Any:
     model.may_overflow = False
+    model.uncertain = False
+    model.disputed = set()
     try:
         return model.answer(case.document, case.variables)
     except (BadUserInput, LimitExceeded) as error:
@@ -697,6 +1008,19 @@ def run_case(aggregates: AggregateWorld, case: Case) -> None:
         expected = expected_answer(backend.model, case)
         answers[backend.name] = got = aggregates.world.post(backend, case.document, case.variables)
         problems[backend.name] = problem_with(expected, got, backend.model.may_overflow)
+    models = {backend.name: backend.model for backend in aggregates.backends}
+    disputed = [name for name, m in models.items() if isinstance(m, AggregateModel) and m.disputed]
+    if disputed:
+        # The page and the server (on that database) differ here: reported in the model's
+        # DISPUTED_* notes and pinned by hand-picked tests; the rest of the case still counts.
+        verdict(case, {name: p for name, p in problems.items() if name not in disputed})
+        return
+    if any(isinstance(m, AggregateModel) and m.uncertain for m in models.values()):
+        # A float sum or average of linked rows decides a filter or an order within the last
+        # digits docs/api.md leaves to each database: only the errors are checked.
+        problems = {name: p if "errors" in answers[name] else None for name, p in problems.items()}
+        verdict(case, problems)
+        return
     refused = any("errors" in got for got in answers.values())
     if (
         len(answers) == 2
@@ -737,6 +1061,31 @@ def test_refused_aggregates_get_the_contract_code(
 ) -> None:
     """Bad buckets, keys, time zones, percentiles, orderings and limits: the documented code."""
     case: Case = data.draw(aggregate_world.cases.bad_cases(), label="case")
+    model = aggregate_world.backends[0].model
+    assert isinstance(model, AggregateModel)
+    expected = expected_answer(model, case)
+    assert isinstance(expected, Exception), f"the model accepts {case.describe()}"
+    run_case(aggregate_world, case)
+
+
+@aggregate_budget("fill")
+@given(data=st.data())
+def test_filled_buckets_answer_like_the_model(
+    aggregate_world: AggregateWorld, data: st.DataObject
+) -> None:
+    """`fill: true`: a group for every bucket of the where window, in time zones with and
+    without daylight saving time, with other keys, having, orderings and pages."""
+    run_case(aggregate_world, data.draw(aggregate_world.cases.fill_cases(), label="case"))
+
+
+@aggregate_budget("bad_fill")
+@given(data=st.data())
+def test_refused_fills_get_the_contract_code(
+    aggregate_world: AggregateWorld, data: st.DataObject
+) -> None:
+    """`fill` without one bucketed key of the table's own field or without a window:
+    BAD_USER_INPUT; a window of more buckets than GRAPH_MAX_GROUPS: LIMIT_EXCEEDED."""
+    case: Case = data.draw(aggregate_world.cases.bad_fill_cases(), label="case")
     model = aggregate_world.backends[0].model
     assert isinstance(model, AggregateModel)
     expected = expected_answer(model, case)
@@ -1161,6 +1510,30 @@ async def test_groups_order_by_sums_beyond_64_bits(agg_api: Api) -> None:
     ]
 
 
+async def test_groups_order_by_a_sum_that_passes_64_bits_exactly(agg_api: Api) -> None:
+    """2^62 + 7 twice is 2^63 + 14: above 2^63 - 2 and 2^63 - 1, whatever the databases hold
+    in 64 bits (found by the generated test in fuzz mode, keepers' favouriteChip sums: SQLite
+    sorted the pair of halves without the brackets of (low - remainder) / 2^32)."""
+    half = 2**62 + 7
+    await put_logs(
+        agg_api,
+        *({"component": "a", "durationMs": str(half)} for _ in range(2)),
+        {"component": "b", "durationMs": str(2**63 - 2)},
+        {"component": "c", "durationMs": str(2**63 - 1)},
+    )
+    found = await groups(
+        agg_api,
+        "executionLogsAggregate",
+        "groupBy: [{field: COMPONENT}], orderBy: [{sum: {durationMs: ASC}}]",
+        "key { component } sum { durationMs }",
+    )
+    assert [(g["key"]["component"], g["sum"]["durationMs"]) for g in found] == [
+        ("b", str(2**63 - 2)),
+        ("c", str(2**63 - 1)),
+        ("a", str(2 * half)),
+    ]
+
+
 async def test_having_a_sum_of_an_int_field_beyond_32_bits(agg_api: Api) -> None:
     """A `sum` of an `int` field is a BigInt, and so is its filter: 2^53 + 1 is a fine bound."""
     await put_logs(agg_api, {"exitCode": 2}, {"exitCode": 3})
@@ -1172,3 +1545,171 @@ async def test_having_a_sum_of_an_int_field_beyond_32_bits(agg_api: Api) -> None
             "count sum { exitCode }",
         )
         assert found == ([{"count": 2, "sum": {"exitCode": "5"}}] if count else []), bound
+
+
+# -- fill: hand-picked cases ---------------------------------------------------------------------
+
+BERLIN_DAYS = (
+    'groupBy: [{field: STARTED_AT, bucket: DAY}, {field: COMPONENT}], timeZone: "Europe/Berlin"'
+)
+
+
+async def test_fill_gives_every_day_of_the_window_each_component_once(agg_api: Api) -> None:
+    """docs/api.md "Empty buckets": Berlin's days around the spring change (29 March has 23
+    hours), each with every component that occurs; empty ones count 0 with null measures."""
+    await put_logs(
+        agg_api,
+        {"component": "api", "startedAt": "2026-03-28T10:00:00Z", "durationMs": 5},
+        {"component": "db", "startedAt": "2026-03-29T21:59:59.999999Z", "durationMs": 7},
+        {"component": "db", "startedAt": "2026-03-31T08:00:00Z"},  # outside the window
+    )
+    where = 'where: {startedAt: {gte: "2026-03-27T23:00:00Z", lt: "2026-03-30T22:00:00Z"}}'
+    found = await groups(
+        agg_api,
+        "executionLogsAggregate",
+        f"{where}, {BERLIN_DAYS}, fill: true",
+        "key { startedAt component } count sum { durationMs } max { component }",
+    )
+    days = [
+        "2026-03-27T23:00:00.000000Z",
+        "2026-03-28T23:00:00.000000Z",
+        "2026-03-29T22:00:00.000000Z",
+    ]
+    rows = {(days[0], "api"): "5", (days[1], "db"): "7"}
+    assert found == [
+        {
+            "key": {"startedAt": day, "component": component},
+            "count": 1 if (day, component) in rows else 0,
+            "sum": {"durationMs": rows.get((day, component))},
+            "max": {"component": component if (day, component) in rows else None},
+        }
+        for day in days
+        for component in ("api", "db")
+    ]
+
+
+async def test_fill_within_last_and_bounds_in_and_make_one_window(
+    agg_api: Api, shipped_db: TestDatabase, spec: Spec, catalog: Catalog
+) -> None:
+    """withinLast and a bound inside `and` together: the window is where both hold; a bound
+    under `or` does not narrow it. (FIXED_NOW is 2026-03-31T09:30:15.25Z.)"""
+    api = Api(shipped_db, spec, catalog, clock=lambda: FIXED_NOW)
+    await put_logs(api, {"startedAt": "2026-03-30T12:00:00Z"})
+    low = '{startedAt: {gte: "2026-03-29T00:00:00Z"}}'
+    decoy = '{startedAt: {lt: "2026-03-30T00:00:00Z"}}'
+    within = '{withinLast: "P5D"}'
+    where = (
+        f'where: {{startedAt: {within}, and: [{low}], or: [{decoy}, {{component: {{eq: "c"}}}}]}}'
+    )
+    found = await groups(
+        api,
+        "executionLogsAggregate",
+        f"{where}, groupBy: [{{field: STARTED_AT, bucket: DAY}}], fill: true",
+        "key { startedAt } count",
+    )
+    assert found == [
+        {"key": {"startedAt": "2026-03-29T00:00:00.000000Z"}, "count": 0},
+        {"key": {"startedAt": "2026-03-30T00:00:00.000000Z"}, "count": 1},
+        {"key": {"startedAt": "2026-03-31T00:00:00.000000Z"}, "count": 0},
+    ]
+
+
+async def test_a_filled_bucket_counts_zero_and_has_null_measures(agg_api: Api) -> None:
+    """docs/api.md: an empty bucket's count and countDistinct are 0, its other measures null."""
+    await put_logs(agg_api, {"startedAt": "2026-03-28T10:00:00Z", "durationMs": 3})
+    found = await groups(
+        agg_api,
+        "executionLogsAggregate",
+        'where: {startedAt: {gte: "2026-03-27T00:00:00Z", lt: "2026-03-29T00:00:00Z"}},'
+        " groupBy: [{field: STARTED_AT, bucket: DAY}], fill: true",
+        "key { startedAt } count countDistinct { component } sum { durationMs }",
+    )
+    assert found == [
+        {
+            "key": {"startedAt": "2026-03-27T00:00:00.000000Z"},
+            "count": 0,
+            "countDistinct": {"component": 0},
+            "sum": {"durationMs": None},
+        },
+        {
+            "key": {"startedAt": "2026-03-28T00:00:00.000000Z"},
+            "count": 1,
+            "countDistinct": {"component": 1},
+            "sum": {"durationMs": "3"},
+        },
+    ]
+
+
+async def test_older_than_ends_the_window(
+    shipped_db: TestDatabase, spec: Spec, catalog: Catalog
+) -> None:
+    """olderThan: "P2D" ends the window two days before now (FIXED_NOW is 2026-03-31T09:30:15.25Z):
+    the days from the 27th to the 29th, the last one up to 09:30:15.249999."""
+    empty_tables(shipped_db, spec, catalog)
+    api = Api(shipped_db, spec, catalog, clock=lambda: FIXED_NOW)
+    await put_logs(
+        api,
+        {"startedAt": "2026-03-28T10:00:00Z"},
+        {"startedAt": "2026-03-29T09:30:15.249999Z"},
+        {"startedAt": "2026-03-29T09:30:15.25Z"},  # two days old exactly: not older
+    )
+    found = await groups(
+        api,
+        "executionLogsAggregate",
+        'where: {startedAt: {gt: "2026-03-27T00:00:00Z", olderThan: "P2D"}},'
+        " groupBy: [{field: STARTED_AT, bucket: DAY}], fill: true",
+        "key { startedAt } count",
+    )
+    assert found == [
+        {"key": {"startedAt": "2026-03-27T00:00:00.000000Z"}, "count": 0},
+        {"key": {"startedAt": "2026-03-28T00:00:00.000000Z"}, "count": 1},
+        {"key": {"startedAt": "2026-03-29T00:00:00.000000Z"}, "count": 1},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "bucket"),
+    [
+        ('{startedAt: {gt: "2026-03-30T00:00:00Z", lte: "2026-03-30T00:00:00Z"}}', "DAY"),
+        (
+            '{startedAt: {gte: "2026-03-30T10:00:00.000001Z", lt: "2026-03-30T10:00:00.000001Z"}}',
+            "HOUR",
+        ),
+        ('{startedAt: {gte: "2026-04-01T00:00:00Z", lte: "2026-03-31T00:00:00Z"}}', "WEEK"),
+    ],
+    ids=["gt-lte-one-instant", "gte-lt-one-instant", "reversed-in-one-week"],
+)
+async def test_an_empty_window_fills_no_bucket(agg_api: Api, where: str, bucket: str) -> None:
+    """docs/api.md: a window no instant is in has no bucket (not the one both ends fall in)."""
+    await put_logs(agg_api, {"startedAt": "2026-03-28T10:00:00Z"})
+    found = await groups(
+        agg_api,
+        "executionLogsAggregate",
+        f"where: {where}, groupBy: [{{field: STARTED_AT, bucket: {bucket}}}], fill: true",
+        "key { startedAt } count",
+    )
+    assert found == []
+
+
+def test_model_fills_the_hand_picked_windows() -> None:
+    """The model's own buckets of a window: Berlin's 23-hour day, Lord Howe's half hour."""
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    low, high = _utc("2026-03-27T23:00:00Z"), _utc("2026-03-30T21:59:59.999999Z")
+    assert datetime_buckets(low, high, "DAY", berlin, 10) == [
+        _utc("2026-03-27T23:00:00Z"),
+        _utc("2026-03-28T23:00:00Z"),
+        _utc("2026-03-29T22:00:00Z"),
+    ]
+    howe = zoneinfo.ZoneInfo("Australia/Lord_Howe")
+    hours = datetime_buckets(
+        _utc("2026-04-04T14:00:00Z"), _utc("2026-04-04T15:59:00Z"), "HOUR", howe, 10
+    )
+    assert hours == [
+        _utc("2026-04-04T14:00:00Z"),
+        _utc("2026-04-04T14:30:00Z"),
+        _utc("2026-04-04T15:30:00Z"),
+    ]
+    assert datetime_buckets(low, high, "HOUR", berlin, 10) is None  # more than the cap
+    assert date_buckets(dt.date(2026, 3, 1), dt.date(2026, 4, 1), "WEEK", 10) == [
+        dt.date(2026, 2, 23) + dt.timedelta(weeks=i) for i in range(6)
+    ]

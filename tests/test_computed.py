@@ -56,7 +56,7 @@ from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
 from graph.cli import app
-from graph.errors import SpecErrors
+from graph.errors import OutOfRangeError, SpecErrors
 from graph.registry import Registry
 from graph.rows import RowErrors
 from graph.settings import Settings
@@ -2478,24 +2478,16 @@ def test_grace_graph_load_refuses_computed_fields(
 
 # -- what the doc leaves open or the server gets wrong -----------------------------------------
 
-# Doubles that overflow or underflow: the doc does not say what they give, but an internal
-# error is never an answer, nor a write that fails because of a field it does not write.
+# Doubles that overflow or underflow (docs/api.md, OUT_OF_RANGE): beyond the largest double
+# both databases refuse the request; a non-zero result below the smallest double is refused by
+# PostgreSQL and rounded (to 0 or a subnormal) by SQLite. Never an internal error.
 EDGES = {
     "squared": ("ratio * ratio", {"ratio": 1e300}),
     "huge_quotient": ("ratio / unit", {"ratio": 1e300, "unit": 5e-324}),
     "tiny_product": ("ratio * unit", {"ratio": 5e-324, "unit": 5e-324}),
     "tiny_third": ("ratio / 3", {"ratio": 5e-324}),
 }
-INF_TO_GRAPHQL = "SQLite: the double inf reaches GraphQL's Float: INTERNAL_SERVER_ERROR (field)"
-OUT_OF_RANGE = (
-    "PostgreSQL raises 'value out of range: overflow' (or underflow, for a non-zero product or "
-    "quotient that rounds to 0): INTERNAL_SERVER_ERROR for the whole request"
-)
-INTERNAL_ON = {
-    ("sqlite", "squared"): INF_TO_GRAPHQL,
-    ("sqlite", "huge_quotient"): INF_TO_GRAPHQL,
-    **{("postgresql", name): OUT_OF_RANGE for name in EDGES},
-}
+OVERFLOWS = ("squared", "huge_quotient")
 
 
 def edge_spec(root: Path) -> Spec:
@@ -2512,9 +2504,6 @@ def test_a_double_overflow_is_no_internal_error(
     name: str,
     request: pytest.FixtureRequest,
 ) -> None:
-    reason = INTERNAL_ON.get((empty_db.backend, name))
-    if reason:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     spec = edge_spec(tmp_path)
     catalog = build_catalog(spec)
     create_schema(empty_db.engine, catalog)
@@ -2534,13 +2523,29 @@ def test_a_double_overflow_is_no_internal_error(
         api.post(f"{{ probes(orderBy: [{{id: ASC}}]) {{ code {camel(name)} }} }}")
     )
     codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
-    assert "INTERNAL_SERVER_ERROR" not in codes, body
+    if name in OVERFLOWS or empty_db.backend == "postgresql":
+        assert codes == ["OUT_OF_RANGE"], body
+        assert body["data"] is None, body
+    else:
+        assert codes == [], body
+        assert abs(body["data"]["probes"][0][camel(name)]) < 1e-300, body
 
 
-@pytest.mark.parametrize("name", list(EDGES))
-@pytest.mark.xfail(
-    strict=True,
-    reason="SQLite gives inf (an internal error) or 0.0 where PostgreSQL's request fails",
+@pytest.mark.parametrize(
+    "name",
+    [
+        name
+        if name in OVERFLOWS
+        else pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="documented: PostgreSQL refuses a non-zero result below the smallest "
+                "double (OUT_OF_RANGE), SQLite rounds it to 0 or a subnormal",
+            ),
+        )
+        for name in EDGES
+    ],
 )
 def test_a_double_overflow_gives_the_same_answer_on_both_databases(
     worlds: dict[str, World], tmp_path: Path, loop: asyncio.AbstractEventLoop, name: str
@@ -2560,27 +2565,21 @@ def test_a_double_overflow_gives_the_same_answer_on_both_databases(
 
 
 def test_a_write_does_not_fail_on_a_computed_field_it_does_not_write(
-    empty_db: TestDatabase, tmp_path: Path, request: pytest.FixtureRequest
+    empty_db: TestDatabase, tmp_path: Path
 ) -> None:
-    """The registry reads the written row back with its computed fields; on PostgreSQL a
-    double overflow in one of them fails the write (a raw sqlalchemy DataError) and rolls it
-    back."""
-    if empty_db.backend == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="PostgreSQL: insert_row of ratio=1e300 fails with sqlalchemy DataError "
-                "'value out of range: overflow' from `squared: ratio * ratio`; nothing is written",
-            )
-        )
+    """A write returns the row as stored, without the computed fields: `squared: ratio * ratio`
+    overflows for ratio=1e300, and the insert still happens; reading the field is then
+    OUT_OF_RANGE, and reading the others is not."""
     spec = edge_spec(tmp_path)
     catalog = build_catalog(spec)
     create_schema(empty_db.engine, catalog)
     registry = Registry(spec, empty_db.engine)
-    try:
-        registry.insert_row("probes", {"code": "edge", "ratio": 1e300})
-    finally:
-        assert registry.count_rows("probes") == 1
+    row = registry.insert_row("probes", {"code": "edge", "ratio": 1e300})
+    assert row["ratio"] == 1e300
+    assert not set(row) & set(EDGES), row
+    assert registry.count_rows("probes") == 1
+    with pytest.raises(OutOfRangeError):
+        registry.get_row("probes", "edge")
 
 
 def test_negative_literals_are_constants_of_in(tmp_path: Path) -> None:

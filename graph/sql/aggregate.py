@@ -34,7 +34,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from graph.aggregate import (
@@ -60,6 +59,7 @@ from graph.plan import Measure, link_key
 from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
 from graph.sql import buckets, dialects, fill
 from graph.sql.compile import Compiler
+from graph.sql.engine import OUT_OF_RANGE_MESSAGE
 from graph.sql.filters import combine, compile_compare, in_api_order
 from graph.sql.measures import (
     HALF,
@@ -374,14 +374,9 @@ class AggregateCompiler:
         return Group(keys, measures)
 
     def _rows(self, conn: Connection, stmt: Any) -> Sequence[Any]:
-        try:
-            return conn.execute(stmt).all()
-        except DBAPIError as exc:
-            # PostgreSQL refuses a float sum beyond the doubles (SQLite gives infinity, which
-            # _measure_value refuses alike).
-            if getattr(exc.orig, "sqlstate", None) == "22003":
-                raise OutOfRangeError(_OUT_OF_RANGE) from None
-            raise
+        # PostgreSQL refuses a float sum beyond the doubles: OUT_OF_RANGE (graph/sql/engine.py
+        # handle_error); SQLite gives infinity, which _measure_value refuses alike.
+        return conn.execute(stmt).all()
 
     def run(self, conn: Connection, read: AggregateRead) -> list[Group]:
         stmt, layout = self.statement(read)
@@ -431,15 +426,11 @@ class AggregateCompiler:
         if measure.kind in (AVG, PERCENTILE) or (measure.kind == SUM):
             number = float(value)
             if not math.isfinite(number):
-                raise OutOfRangeError(_OUT_OF_RANGE)
+                raise OutOfRangeError(OUT_OF_RANGE_MESSAGE)
             return number
         return value
 
 
-_OUT_OF_RANGE = (
-    "a sum or average of a float field is beyond the largest double (about 1.8e308); "
-    "narrow the rows it measures"
-)
 _COUNT_FIELD = FieldSpec("count", FieldType.INT, "", None)  # type: ignore[arg-type]
 
 

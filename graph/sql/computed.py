@@ -151,6 +151,14 @@ class ExpressionCompiler:
         return value
 
     def _arith(self, expr: Arith) -> Any:
+        result = self._arith_value(expr)
+        if expr.type is FieldType.FLOAT and self.dialect != dialects.POSTGRESQL:
+            # PostgreSQL refuses a double beyond the largest (OUT_OF_RANGE); SQLite would carry
+            # an infinity on, or a NaN that it stores as null: refused alike (grace_finite).
+            return func.grace_finite(result, type_=Float())
+        return result
+
+    def _arith_value(self, expr: Arith) -> Any:
         if expr.op == "/":
             left = cast(self.compile(expr.left), Float())
             # Typed: an untyped NULLIF would make SQLAlchemy divide by it as a NUMERIC, which

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
-from graph.errors import GraphError
+from graph.errors import GraphError, OutOfRangeError
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN
 from graph.sql.buckets import sqlite_bucket
 
@@ -88,6 +90,44 @@ def sqlite_lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
+# SQLite gives a user function's exception back as "user-defined function raised exception"
+# only; sqlite_finite notes here, in the thread that runs the statement, that it was the one.
+_non_finite = threading.local()
+
+OUT_OF_RANGE_MESSAGE = (
+    "a number the database computed does not fit a double (beyond about 1.8e308, or on "
+    "PostgreSQL a non-zero result below about 2.2e-308): a sum or average of a float field, "
+    "or a computed field's formula; narrow the rows it reads"
+)
+
+
+def sqlite_finite(value: float | int | None) -> float | int | None:
+    """`grace_finite(x)`: x, or an error when x is an infinity. SQLite sums floats past the
+    largest double to an infinity that would then filter and sort as a number; PostgreSQL
+    refuses such a sum (SQLSTATE 22003). Both answer OUT_OF_RANGE (_out_of_range)."""
+    if isinstance(value, float) and math.isinf(value):
+        _non_finite.raised = True
+        raise ValueError("a non-finite measure")
+    return value
+
+
+def _out_of_range(context: ExceptionContext) -> None:
+    """handle_error: a read that computed beyond its type is OUT_OF_RANGE, not an internal
+    error. (A write's 22003 is a value the write's checks missed: left as it is.)"""
+    original = context.original_exception
+    if isinstance(original, sqlite3.Error):
+        if getattr(_non_finite, "raised", False):
+            _non_finite.raised = False
+            raise OutOfRangeError(OUT_OF_RANGE_MESSAGE) from None
+        return
+    execution = context.execution_context
+    writes = isinstance(execution, DefaultExecutionContext) and (
+        execution.isinsert or execution.isupdate or execution.isdelete
+    )
+    if getattr(original, "sqlstate", None) == "22003" and not writes:
+        raise OutOfRangeError(OUT_OF_RANGE_MESSAGE) from None
+
+
 def _json_number(text: str) -> int | float:
     """A JSON integer outside 64 bits becomes a double: PostgreSQL's jsonb keeps 1e300 as a
     301-digit integer, which no JSON encoder of ours (orjson) nor any JavaScript client takes."""
@@ -119,6 +159,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     )
     dbapi_connection.create_function("grace_lower", 1, sqlite_lower, deterministic=True)
     dbapi_connection.create_function("grace_bucket", 3, sqlite_bucket, deterministic=True)
+    dbapi_connection.create_function("grace_finite", 1, sqlite_finite, deterministic=True)
     cursor = dbapi_connection.cursor()
     # WAL lets readers run while one writer writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -173,8 +214,9 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
+        event.listen(engine, "handle_error", _out_of_range)
         return engine
-    return create_engine(
+    engine = create_engine(
         target,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -184,6 +226,8 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
         # Timestamps come back in UTC whatever the server's own time zone is.
         connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
     )
+    event.listen(engine, "handle_error", _out_of_range)
+    return engine
 
 
 def _is_memory(url: URL) -> bool:

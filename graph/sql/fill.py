@@ -56,6 +56,8 @@ def bucket_starts(compiler: Compiler, read: AggregateRead) -> list[Any]:
         high = min(_bound(compiler.ctx, field, node, False) for node in upper)
     except OverflowError:  # a bound at the end of time: one tick beyond it does not exist
         return []
+    if low > high:  # no instant is in the window (gt and lte of one instant, say): no bucket
+        return []
     cap = read.max_groups + 1
     if field.type is FieldType.DATE:
         starts: list[Any] = buckets.date_bucket_starts(low, high, key.bucket, cap)

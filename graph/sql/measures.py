@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Float, case, cast, distinct, func, literal, select, type_coerce
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from graph.aggregate import AVG, COUNT, COUNT_DISTINCT, MAX, MIN, SUM, measure_field
 from graph.plan import MeasureFilter, RelationMeasure
@@ -28,10 +28,17 @@ if TYPE_CHECKING:
 HALF = 2**32
 
 
+def integer_division(dividend: Any, divisor: Any) -> Any:
+    """SQLite's `/` of two integers, which truncates (SQLAlchemy's `/` would divide as
+    floats). The dividend is grouped: a custom operator has the lowest precedence, so
+    SQLAlchemy would print `a - b / c` for (a - b) / c."""
+    return Grouping(dividend).op("/")(divisor)
+
+
 def integer_halves(value: Any) -> tuple[Any, Any]:
     """SQLite: the high and low 32-bit halves of an integer column (high * 2^32 + low =
     value; SQLite divides integers to an integer, truncating)."""
-    high = value.op("/")(literal(HALF))
+    high = integer_division(value, literal(HALF))
     return high, value - high * HALF
 
 
@@ -55,7 +62,16 @@ def exact_sum_order(dialect: str, value: Any) -> list[Any]:
     high, low = integer_halves(value)
     lows = func.sum(low)
     remainder = (lows % HALF + HALF) % HALF
-    return [func.sum(high) + (lows - remainder).op("/")(literal(HALF)), remainder]
+    return [func.sum(high) + integer_division(lows - remainder, literal(HALF)), remainder]
+
+
+def float_sum(dialect: str, value: Any) -> Any:
+    """The sum of a float column that filters or sorts: PostgreSQL refuses a sum beyond the
+    largest double; SQLite's infinity is refused alike (grace_finite, graph/sql/engine.py)
+    rather than compared as a number."""
+    if dialect == dialects.POSTGRESQL:
+        return func.sum(value)
+    return func.grace_finite(func.sum(value), type_=Float())
 
 
 def float_average(dialect: str, value: Any) -> Any:
@@ -64,7 +80,7 @@ def float_average(dialect: str, value: Any) -> Any:
     result too small for a double ("underflow"); SQLite's is the sum over the count."""
     if dialect == dialects.POSTGRESQL:
         return cast(func.avg(value), Float())
-    return func.sum(value) / func.nullif(func.count(value), 0)
+    return float_sum(dialect, value) / func.nullif(func.count(value), 0)
 
 
 def extreme(dialect: str, field: FieldSpec, kind: str, value: Any) -> Any:
@@ -98,7 +114,7 @@ def measure_value(
         if dialect != dialects.POSTGRESQL:
             return cast(exact_sum(dialect, value), Float()) / func.count(value)
     if kind == SUM:
-        return func.sum(value)
+        return float_sum(dialect, value)
     if kind == AVG and field.type is FieldType.FLOAT:
         return float_average(dialect, value)
     if kind == AVG:
