@@ -6,13 +6,14 @@ import base64
 import datetime as dt
 import hashlib
 import math
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from graph.aggregate import measure_field
+from graph.aggregate import SUM, measure_field
 from graph.errors import UserInputError
 from graph.plan import SortKey
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldType, Spec
@@ -27,6 +28,21 @@ def _whole(value: Any) -> int:
     ):
         raise ValueError(value)
     return value
+
+
+def _sum(value: Any) -> int | float:
+    """A relation measure's integer sum: beyond 64 bits on PostgreSQL (a numeric, written as
+    a string of digits, which JSON integers cannot carry past 2^64), a double on SQLite."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(value)
+
+
+_DIGITS = re.compile(r"-?[0-9]{1,400}")
 
 
 def _number(value: Any) -> float:
@@ -89,7 +105,9 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         # PostgreSQL's sum of a bigint is a numeric (a relation measure sorted by `sum`).
-        return int(value) if value == value.to_integral_value() else float(value)
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, int) and not BIGINT_MIN <= value <= BIGINT_MAX:
+        return str(value)  # JSON integers stop at 64 bits (orjson refuses more)
     return value
 
 
@@ -104,6 +122,10 @@ def _measured(key: SortKey) -> Any:
         return None
     of = key.measure
     return (of.end.owner, of.end.name, of.measure, repr(of.filter))
+
+
+def _is_integer_sum(key: SortKey, kind: FieldType) -> bool:
+    return key.measure is not None and key.measure.measure.kind == SUM and kind is FieldType.BIGINT
 
 
 def sort_key_type(spec: Spec, table: str, key: SortKey) -> FieldType:
@@ -134,7 +156,10 @@ def decode_cursor(
     decoded: list[Any] = []
     try:
         for key, value in zip(order, values, strict=False):
-            decoder: Callable[[Any], Any] = _DECODERS.get(sort_key_type(spec, table, key), _text)
+            kind = sort_key_type(spec, table, key)
+            decoder: Callable[[Any], Any] = _DECODERS.get(kind, _text)
+            if _is_integer_sum(key, kind):
+                decoder = _sum
             decoded.append(None if value is None else decoder(value))
         decoded.append(_whole(values[-1]))
     except (ValueError, TypeError, OverflowError):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
+    Numeric,
     Select,
     and_,
     case,
@@ -35,7 +36,7 @@ from graph.plan import (
     RelationFilter,
     SortKey,
 )
-from graph.spec.model import FieldType, RelationEnd, TableSpec
+from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldType, RelationEnd, TableSpec
 from graph.sql import dialects, measures
 from graph.sql.computed import computed_column
 from graph.sql.filters import (
@@ -207,7 +208,9 @@ class Compiler:
             else:
                 # A bound parameter of the key's own type: SQLAlchemy refuses `> True` with a
                 # Python bool, and dates and datetimes need their column's bind processing.
-                bound = literal(value, expr.type)
+                # An integer sum beyond 64 bits (PostgreSQL's numeric sum) is bound as one.
+                wide = isinstance(value, int) and not BIGINT_MIN <= value <= BIGINT_MAX
+                bound = literal(value, Numeric() if wide else expr.type)
                 beyond = expr < bound if key.descending else expr > bound
                 later = or_(beyond, expr.is_(None)) if not key.nulls_first else beyond
                 same = expr == bound

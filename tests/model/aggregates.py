@@ -1045,6 +1045,14 @@ class AggregateModel(Model):
             if found is NOT_FINITE:
                 self.may_overflow = True
                 return Approx(math.inf, math.inf, True)
+            integers = spec_field is not None and spec_field.type is not FieldType.FLOAT
+            if measure == "avg" and integers and found is not None and abs(found) > 2**53:
+                # The average is a Float: compared as a double, so two means that differ
+                # below its precision tie. PostgreSQL rounds the exact mean once; SQLite
+                # rounds the sum to a double, then divides: a few units in the last place.
+                rounded = float(found)
+                slack = 0.0 if self.backend == "postgresql" else 4 * math.ulp(rounded)
+                return Approx(rounded, slack)
             return found
 
         return value_of, result, measure, leaf
