@@ -5,25 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
-import orjson
-from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
 
+from graph.drift import find_drift
 from graph.gql.build import build_schema
-from graph.gql.context import GraphContext, RequestContext
-from graph.gql.errors import format_error
-from graph.limits import BodySizeLimit
+from graph.gql.context import GraphContext
+from graph.http import observe
+from graph.http.admission import BodySizeLimit, HeaderSizeLimit, InFlightLimit
+from graph.http.endpoint import GraphQLEndpoint, error_body, json_response
+from graph.http.observe import RequestLog
+from graph.http.protocol import BAD_REQUEST, JSON, METHOD_NOT_ALLOWED
 from graph.settings import Settings
 from graph.spec import load_spec
 from graph.sql.engine import build_engine
@@ -33,38 +32,16 @@ log = logging.getLogger("graph.app")
 READY_TIMEOUT_S = 3.0
 
 
-class GraphQLEndpoint(GraphQL[RequestContext, None]):
-    """strawberry's ASGI view with our context, error codes and orjson encoding."""
-
-    def __init__(self, graph: GraphContext) -> None:
-        super().__init__(
-            build_schema(graph.spec, graph.settings),
-            graphql_ide="graphiql",
-            allow_queries_via_get=True,
-        )
-        self.graph = graph
-
-    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
-        return RequestContext(self.graph, request)
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        data: GraphQLHTTPResponse = {"data": result.data}
-        if result.errors:
-            debug = self.graph.settings.debug
-            data["errors"] = [format_error(e, debug=debug) for e in result.errors]
-        return data
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-
 def build_context(settings: Settings) -> GraphContext:
     """Everything the server needs, built once; spec errors stop the start here."""
     spec = load_spec(settings.schemas_dir, settings.relations_file)
     catalog = build_catalog(spec)
-    engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = build_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        statement_timeout_s=settings.statement_timeout_s,
+        pool_timeout_s=settings.pool_timeout_s,
+    )
     return GraphContext(spec, catalog, engine, settings)
 
 
@@ -76,37 +53,127 @@ def create_app(settings: Settings | None = None, graph: GraphContext | None = No
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        def ping() -> None:
-            with graph.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-
+        """Ready when the database answers within 3 s AND has every table and column of the
+        spec: a database behind the spec must not take traffic it would fail."""
         try:
             with anyio.fail_after(READY_TIMEOUT_S):
-                await anyio.to_thread.run_sync(ping, abandon_on_cancel=True)
+                drift = await anyio.to_thread.run_sync(
+                    find_drift, graph.engine, graph.catalog, abandon_on_cancel=True
+                )
         except Exception as exc:  # any failure means: do not send traffic here
             log.warning("readiness check failed: %s", type(exc).__name__)
             return JSONResponse(
                 {"status": "unavailable", "code": "SERVICE_UNAVAILABLE"}, status_code=503
             )
+        if not drift.matches:
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "code": "SCHEMA_MISMATCH",
+                    "drift": drift.describe(),
+                    "fix": drift.fix_hint,
+                },
+                status_code=503,
+            )
         return JSONResponse({"status": "ready", "database": graph.dialect})
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await _report_drift(graph)
         yield
         graph.engine.dispose()
 
-    endpoint = GraphQLEndpoint(graph)
+    settings = graph.settings
+    observe.count_statements(graph.engine)
+    endpoint = GraphQLEndpoint(graph, build_schema(graph.spec, settings))
+    # Outermost first: the id and log line for every answer, refusals included; CORS headers
+    # on refusals too (a browser reads none without them).
+    middleware = [
+        Middleware(RequestLog),
+        Middleware(HeaderSizeLimit, max_bytes=settings.max_header_bytes),
+    ]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=[
+                    "Content-Type",
+                    "Accept",
+                    "Authorization",
+                    "X-Request-Id",
+                    "GraphQL-Require-Preflight",
+                ],
+                expose_headers=["X-Request-Id"],
+                allow_credentials=settings.cors_credentials,
+                max_age=settings.cors_max_age_s,
+            )
+        )
+    middleware.append(
+        Middleware(
+            InFlightLimit,
+            max_in_flight=settings.max_in_flight,
+            max_queued=settings.max_queued,
+            queue_wait_s=settings.queue_wait_s,
+        )
+    )
+    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes))
     return Starlette(
         routes=[
-            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route("/graphql", endpoint, methods=None),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=graph.settings.max_body_bytes)],
+        middleware=middleware,
+        exception_handlers={
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
     )
+
+
+async def _report_drift(graph: GraphContext) -> None:
+    """At start-up, the differences between the database and the spec, in the log. The
+    process starts anyway: /readyz answers 503 until they are fixed, so an orchestrator holds
+    traffic back without a crash loop during a roll-out."""
+    try:
+        with anyio.fail_after(READY_TIMEOUT_S):
+            drift = await anyio.to_thread.run_sync(
+                find_drift, graph.engine, graph.catalog, abandon_on_cancel=True
+            )
+    except Exception as exc:
+        log.warning("could not compare the database with the spec: %s", type(exc).__name__)
+        return
+    for line in drift.describe():
+        log.error("the database does not match the spec: %s", line)
+    if not drift.matches:
+        log.error("%s", drift.fix_hint)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method a route does not take) as GraphQL
+    error bodies, not plain text."""
+    assert isinstance(exc, HTTPException)
+    code = {404: "NOT_FOUND", 405: METHOD_NOT_ALLOWED}.get(exc.status_code, BAD_REQUEST)
+    message = {404: f"no such path: {request.url.path}; the API is at /graphql"}.get(
+        exc.status_code, str(exc.detail)
+    )
+    body = error_body(code, message, observe.request_id(request.scope))
+    return json_response(body, exc.status_code, JSON, exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug outside GraphQL's own error handling: logged with its trace and the request id;
+    the client gets the id, never the trace."""
+    request_id = observe.request_id(request.scope)
+    log.error("internal error", exc_info=exc, extra={"fields": {"request_id": request_id}})
+    body = error_body("INTERNAL_SERVER_ERROR", "Internal server error", request_id)
+    return json_response(body, 500, JSON)
 
 
 def create_app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` and for each worker process of `grace-graph serve`."""
+    observe.configure_logging()
     return create_app(Settings.from_env())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,8 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from graph.errors import GraphError, SpecErrors
 from graph.settings import Settings
@@ -89,14 +91,80 @@ def _database(settings: Settings) -> Iterator[Engine]:
 
 @app.command()
 def check(
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            "-d",
+            help="Also compare this database with the spec: missing tables and columns.",
+            show_default=False,
+        ),
+    ] = None,
     schemas: SchemasOpt = None,
     relations: RelationsOpt = None,
 ) -> None:
-    """Validate schemas/ and relations.yaml; print every problem as file:line:column."""
-    settings = _settings(None, schemas, relations)
+    """Validate schemas/ and relations.yaml (every problem as file:line:column); with
+    --database, list every table or column the database lacks and exit 1 if any."""
+    settings = _settings(database, schemas, relations)
     spec = _load(settings)
     fields = sum(len(t.declared_fields) for t in spec.tables.values())
     typer.echo(f"ok: {len(spec.tables)} tables, {fields} fields, {len(spec.relations)} relations")
+    # Only when asked: without --database, check stays a spec linter that needs no database
+    # (CI runs it), even where GRAPH_DATABASE_URL is set.
+    if database is not None:
+        _check_database(settings, spec)
+
+
+def _check_database(settings: Settings, spec: Spec) -> None:
+    from graph.drift import find_drift
+    from graph.sql.tables import build_catalog
+
+    _refuse_missing_sqlite_file(settings)  # connecting would create it
+    catalog = build_catalog(spec)
+    with _database(settings) as engine:
+        drift = find_drift(engine, catalog)
+    target = redact(settings.database_url)
+    if drift.matches:
+        typer.echo(f"the database matches the spec: {drift.spec_tables} tables in {target}")
+        return
+    lines = drift.describe()
+    for line in lines:
+        typer.echo(f"{line} [SCHEMA_MISMATCH]", err=True)
+    count = len(lines)
+    typer.echo(
+        f"{count} difference{'s' if count != 1 else ''} between the spec and {target}; "
+        f"{drift.fix_hint}",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file a sqlite:/// URL names when it does not exist; None for every other URL
+    (PostgreSQL, :memory:, an existing file, a `uri=true` URL whose mode decides itself)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # build_engine reports the bad URL
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri") is not None:
+        return None
+    if parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def _refuse_missing_sqlite_file(settings: Settings) -> None:
+    """SQLite creates a missing file on connect: a mistyped path would be served as an empty
+    database. Only init and seed may create it."""
+    missing = _missing_sqlite_file(settings.database_url)
+    if missing is not None:
+        typer.echo(
+            f"database file {missing} does not exist; create it with `grace-graph init` (or "
+            "`grace-graph seed`), or correct --database (GRAPH_DATABASE_URL) [MISSING_DATABASE]",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -248,11 +316,15 @@ def serve(
 
     settings = _settings(database, schemas, relations)
     _load(settings)  # refuse to start on spec errors, before any worker starts
+    _refuse_missing_sqlite_file(settings)
     # Workers are separate processes: they read their settings from the environment.
     os.environ["GRAPH_DATABASE_URL"] = settings.database_url
     os.environ["GRAPH_SCHEMAS_DIR"] = str(settings.schemas_dir.resolve())
     os.environ["GRAPH_RELATIONS_FILE"] = str(settings.relations_file.resolve())
     typer.echo(f"serving {redact(settings.database_url)} on http://{host}:{port}/graphql", err=True)
+    # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again, which
+    # would end the process with status -15; a stop that drained cleanly is a success (0).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "graph.app:create_app_from_env",
         factory=True,

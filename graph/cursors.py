@@ -17,17 +17,30 @@ from graph.aggregate import SUM, measure_field
 from graph.errors import UserInputError
 from graph.plan import SortKey
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldType, Spec
+from graph.sql import filters
+from graph.sql.types import Unbounded
+from graph.texts import date_from_text, datetime_from_text
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Floats a row may hold that JSON cannot: PostgreSQL's 'NaN' and both databases' infinities,
+# stored by raw SQL. orjson would write them as null, and the next page would start after a
+# null instead; a cursor writes them as these words.
+_NON_FINITE = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
 
 
-def _whole(value: Any) -> int:
-    """A whole number within 64 bits; JSON's true and 1.5 are not ids."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not BIGINT_MIN <= value <= BIGINT_MAX
-    ):
-        raise ValueError(value)
-    return value
+def _whole_within(low: int, high: int) -> Callable[[Any], int]:
+    """A whole number within a column's range: JSON's true and 1.5 are not ids, and a number
+    beyond an `int` column would reach PostgreSQL as an error of its own (out of range)."""
+
+    def decode(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(value)
+        return value
+
+    return decode
+
+
+_whole = _whole_within(BIGINT_MIN, BIGINT_MAX)
 
 
 def _sum(value: Any) -> int | float:
@@ -46,6 +59,8 @@ _DIGITS = re.compile(r"-?[0-9]{1,400}")
 
 
 def _number(value: Any) -> float:
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(value)
     return value
@@ -58,31 +73,41 @@ def _boolean(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
-    if not isinstance(value, str):
+    """Text as rows hold it: PostgreSQL refuses a NUL inside a bound parameter."""
+    if not isinstance(value, str) or filters.unusable_value(value) is not None:
         raise ValueError(value)
     return value
 
 
-def _moment(value: Any) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(_text(value))
-    if moment.tzinfo is None:
-        raise ValueError(value)
-    return moment
+def _uuid(value: Any) -> str:
+    """A uuid column's value: anything else fails as PostgreSQL casts the parameter."""
+    return filters.canonical_uuid(_text(value))
+
+
+def _moment(value: Any) -> dt.datetime | Unbounded:
+    """An instant as encode_cursor writes it, within years 1..9999 in UTC (the offset
+    applied), or the end of time a PostgreSQL `infinity` lies towards."""
+    text = _text(value)
+    if text in (Unbounded.FUTURE.value, Unbounded.PAST.value):
+        return Unbounded(text)
+    return datetime_from_text(text)
 
 
 def _day(value: Any) -> dt.date:
-    return dt.date.fromisoformat(_text(value))
+    return date_from_text(_text(value))
 
 
 # How each sort key type comes back out of a cursor; anything else means it was altered.
 _DECODERS: dict[FieldType, Callable[[Any], Any]] = {
     FieldType.DATETIME: _moment,
     FieldType.DATE: _day,
-    FieldType.INT: _whole,
+    FieldType.INT: _whole_within(INT_MIN, INT_MAX),
     FieldType.BIGINT: _whole,
     FieldType.FLOAT: _number,
     FieldType.BOOL: _boolean,
-    FieldType.ENUM: _whole,  # enums sort, and so page, by the rank of their declared value
+    # Enums sort, and so page, by the rank of their declared value: a small whole number.
+    FieldType.ENUM: _whole_within(INT_MIN, INT_MAX),
+    FieldType.UUID: _uuid,
 }
 
 
@@ -103,6 +128,10 @@ def order_signature(table: str, order: tuple[SortKey, ...]) -> str:
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, Unbounded):
+        return value.value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, Decimal):
         # PostgreSQL's sum of a bigint is a numeric (a relation measure sorted by `sum`).
         value = int(value) if value == value.to_integral_value() else float(value)

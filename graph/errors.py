@@ -4,6 +4,10 @@ GraphError                      code: INTERNAL_SERVER_ERROR
  +-- SpecErrors                 SPEC_INVALID (a list of SpecIssue, each with its own code)
  +-- UserInputError             BAD_USER_INPUT (a client's argument is wrong; carries the path)
  +-- ServiceUnavailableError    SERVICE_UNAVAILABLE (the database cannot be reached)
+ +-- SchemaMismatchError        SCHEMA_MISMATCH (a table or column of the spec is missing)
+ +-- OutOfRangeError            OUT_OF_RANGE (a computed number does not fit a double)
+ +-- OperationResolutionError   OPERATION_RESOLUTION_FAILURE (which operation of a document to run)
+ +-- StatementTimeoutError      TIMEOUT (graph/sql/timeouts.py)
  +-- DatabaseUrlError           BAD_DATABASE_URL (graph/sql/engine.py)
  +-- SeedError                  SEED_CONFLICT (graph/seed/load.py)
  +-- WriteError                 a write refused as a whole; nothing was changed (graph/sql/write.py)
@@ -15,7 +19,7 @@ GraphError                      code: INTERNAL_SERVER_ERROR
       +-- WriteLimitError       LIMIT_EXCEEDED (more rows than one write may hold)
 
 Limits (depth, aliases, tokens, body size) are enforced before any resolver runs and answer
-LIMIT_EXCEEDED from graph/gql/errors.py and graph/limits.py.
+LIMIT_EXCEEDED from graph/gql/errors.py and graph/http/.
 """
 
 from __future__ import annotations
@@ -162,7 +166,28 @@ class OutOfRangeError(GraphError):
     code = "OUT_OF_RANGE"
 
 
+class OperationResolutionError(GraphError):
+    """The request does not say which operation of its document to run (several and no
+    `operationName`, or a name no operation has)."""
+
+    code = "OPERATION_RESOLUTION_FAILURE"
+
+
 class ServiceUnavailableError(GraphError):
     """The database is unreachable or refused the connection; retrying later may work."""
 
     code = "SERVICE_UNAVAILABLE"
+
+
+class SchemaMismatchError(GraphError):
+    """The database lacks a table or column the spec names: the YAML changed after the tables
+    were created (graph/drift.py). `table` and `column` are SQL names, when the database said."""
+
+    code = "SCHEMA_MISMATCH"
+
+    def __init__(
+        self, message: str, *, table: str | None = None, column: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.table = table
+        self.column = column

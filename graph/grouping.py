@@ -29,6 +29,7 @@ from graph.aggregate import (
 )
 from graph.errors import LimitExceededError, UserInputError
 from graph.naming import suggest
+from graph.paging import checked_offset
 from graph.plan import Compare, Filter, Measure
 from graph.spec.model import FieldType, RelationEnd
 from graph.where import MAX_FILTER_DEPTH, FilterPlanner, TableIndex, plain
@@ -64,10 +65,17 @@ def check_percentile(p: Any, path: Path) -> float:
 class AggregatePlanner:
     """Plans aggregate fields of one request; names as `index` has them (GraphQL's)."""
 
-    def __init__(self, index: dict[str, TableIndex], filters: FilterPlanner, max_groups: int):
+    def __init__(
+        self,
+        index: dict[str, TableIndex],
+        filters: FilterPlanner,
+        max_groups: int,
+        max_offset: int,
+    ):
         self.index = index
         self.filters = filters
         self.max_groups = max_groups
+        self.max_offset = max_offset
 
     def plan(
         self,
@@ -85,9 +93,7 @@ class AggregatePlanner:
         having = self.having(table, args.get("having"), (*path, "having"), measures, 0)
         order = self.order(table, keys, args.get("orderBy") or [], (*path, "orderBy"), measures)
         limit = self.limit(args.get("limit"), (*path, "limit"))
-        offset = args.get("offset") or 0
-        if offset < 0:
-            raise UserInputError(f"must be 0 or more, not {offset}", (*path, "offset"))
+        offset = checked_offset(args.get("offset"), self.max_offset, (*path, "offset"))
         fill = bool(args.get("fill"))
         if fill:
             self._check_fill(table, keys, where, (*path, "fill"))
@@ -196,7 +202,9 @@ class AggregatePlanner:
         if raw is None:
             return None
         if depth > MAX_FILTER_DEPTH:
-            raise UserInputError(f"filters nest deeper than {MAX_FILTER_DEPTH} levels", path)
+            raise UserInputError(
+                f"having nests and/or/not deeper than {MAX_FILTER_DEPTH} levels", path
+            )
         info = self.index[table]
         parts: list[Having] = []
         for name, value in raw.items():

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from sqlalchemy import Connection, Engine
 
+from graph.drift import schema_mismatch_errors
 from graph.errors import UserInputError
 from graph.naming import suggest
 from graph.plan import Filter, Read, SortKey
@@ -112,7 +113,7 @@ class Registry:
     # -- writes -------------------------------------------------------------------------
 
     def _write(self, work: Callable[[Connection, Compiler], T]) -> T:
-        with self._writer.connect() as conn, conn.begin():
+        with schema_mismatch_errors(self.catalog), self._writer.connect() as conn, conn.begin():
             return work(conn, Compiler(self.catalog, self.engine.dialect.name))
 
     def _stored_columns(self, table: TableSpec) -> Read:
@@ -228,7 +229,7 @@ class Registry:
             limit,
             offset,
         )
-        with self._reader.connect() as conn, conn.begin():
+        with schema_mismatch_errors(self.catalog), self._reader.connect() as conn, conn.begin():
             compiler = Compiler(self.catalog, self.engine.dialect.name)
             return _plain_rows(fetch_rows(conn, compiler, read).items)
 
@@ -241,7 +242,7 @@ class Registry:
     def count_rows(self, table: str, filters: Mapping[str, Any] | None = None) -> int:
         spec = self.table(table)
         read = Read(spec.name, ("id",), self.filter(spec, filters))
-        with self._reader.connect() as conn, conn.begin():
+        with schema_mismatch_errors(self.catalog), self._reader.connect() as conn, conn.begin():
             compiler = Compiler(self.catalog, self.engine.dialect.name)
             return int(conn.execute(compiler.count_rows(read)).scalar_one())
 

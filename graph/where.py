@@ -9,7 +9,6 @@ Both end as the same `Filter` and `SortKey` values (graph/plan.py), so both mean
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -33,7 +32,16 @@ from graph.spec.model import FieldSpec, FieldType, RelationEnd, Spec, TableSpec
 from graph.sql import filters
 
 Path = tuple[str | int, ...]
+# How deeply `and`, `or` and `not` may nest in one `where` (also inside relation filters).
+# Deeper is a generated or hostile filter, and every level is one more nesting of the SQL.
 MAX_FILTER_DEPTH = 32
+# How deeply relations may nest in a `where` (`playbook: {...}`, `some`/`none`/`every`, a
+# relation aggregate's `filter` or measure) and in an `orderBy` key (`{playbook: {owner:
+# ASC}}`). Each is a correlated subquery, and SQLite's parser (a fixed 100-entry stack before
+# 3.46, the version Debian 12 ships) overflowed on 7 to 10 of them nested, answering "database
+# unavailable". Measured on the shipped spec: 3 of them around 32 `not` and the costliest
+# leaf (a computed field that is itself a subquery) still parse, 4 do not.
+MAX_RELATION_DEPTH = 3
 # Longer value lists are almost always a mistake and make huge statements.
 MAX_LIST_VALUES = 1000
 # The filter that holds for every row: what `{}` means wherever a filter is expected.
@@ -101,15 +109,41 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _finite_json(value: Any, path: Path) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UserInputError("NaN and infinity are not JSON values", path)
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _finite_json(item, (*path, i))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _finite_json(item, (*path, key))
+@dataclass(frozen=True)
+class Nesting:
+    """Where a filter sits: inside how many `and`/`or`/`not` and how many relation filters."""
+
+    combinators: int = 0
+    relations: int = 0
+
+    def combined(self, path: Path) -> Nesting:
+        """One `and`, `or` or `not` deeper (refused beyond MAX_FILTER_DEPTH)."""
+        if self.combinators >= MAX_FILTER_DEPTH:
+            raise UserInputError(
+                f"where nests and/or/not deeper than {MAX_FILTER_DEPTH} levels", path
+            )
+        return Nesting(self.combinators + 1, self.relations)
+
+    def related(self, path: Path) -> Nesting:
+        """One relation filter deeper (refused beyond MAX_RELATION_DEPTH)."""
+        if self.relations >= MAX_RELATION_DEPTH:
+            raise UserInputError(
+                f"where nests relation filters deeper than {MAX_RELATION_DEPTH} levels", path
+            )
+        return Nesting(self.combinators, self.relations + 1)
+
+
+# Where a whole `where` starts: inside nothing.
+TOP = Nesting()
+
+
+def refuse_unusable(value: Any, path: Path, *, json: bool = False) -> None:
+    """BAD_USER_INPUT, at the place inside `value`, for what no database compares alike: NUL
+    or a lone surrogate in text, NaN or infinity (graph/sql/filters.py unusable_value)."""
+    problem = filters.unusable_value(value, json=json)
+    if problem is not None:
+        inner, reason = problem
+        raise UserInputError(reason, (*path, *inner))
 
 
 class FilterPlanner:
@@ -122,11 +156,9 @@ class FilterPlanner:
 
     # -- filters ------------------------------------------------------------------------
 
-    def where(self, table: str, raw: Any, path: Path, depth: int = 0) -> Filter | None:
+    def where(self, table: str, raw: Any, path: Path, nesting: Nesting = TOP) -> Filter | None:
         if raw is None:
             return None
-        if depth > MAX_FILTER_DEPTH:
-            raise UserInputError(f"filters nest deeper than {MAX_FILTER_DEPTH} levels", path)
         info = self.index[table]
         if self.python and not isinstance(raw, Mapping):
             raise UserInputError(f"a filter is a mapping of field names, not {raw!r}", path)
@@ -138,21 +170,23 @@ class FilterPlanner:
             if value is None:
                 continue
             if key in ("and", "or"):
+                deeper = nesting.combined(here)
                 # An empty filter holds for every row: `or: [{}]` holds, it is not `or: []`.
                 items = [
-                    self.where(table, v, (*here, i), depth + 1) or ALWAYS
-                    for i, v in enumerate(value)
+                    self.where(table, v, (*here, i), deeper) or ALWAYS for i, v in enumerate(value)
                 ]
                 parts.append(BoolOp(key, tuple(items)))
             elif key == "not":
-                inner = self.where(table, value, here, depth + 1)
+                inner = self.where(table, value, here, nesting.combined(here))
                 parts.append(BoolOp("not", (inner or ALWAYS,)))
             elif key in info.fields:
                 parts.extend(self.compares(info.fields[key], value, here))
             elif key in info.aggregates:
-                parts.extend(self.measure_filters(info.aggregates[key], value, here, depth))
+                deeper = nesting.related(here)
+                parts.extend(self.measure_filters(info.aggregates[key], value, here, deeper))
             else:
-                parts.extend(self.relation_filters(info.relations[key], value, here, depth))
+                deeper = nesting.related(here)
+                parts.extend(self.relation_filters(info.relations[key], value, here, deeper))
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
@@ -166,13 +200,13 @@ class FilterPlanner:
             here = (*path, op_name)
             if value is None:
                 raise UserInputError("null is not a value to compare with; use isNull", here)
+            # Before a Python caller's value is converted, so that both callers read the same.
+            refuse_unusable(value, here, json=kind == "json")
             if self.python:
                 op = self._operator(kind, op_name, here)
                 value = self._coerced(field, op, value, here)
             else:  # GraphQL has already checked the name against the input type
                 op = filters.operator(kind, op_name)
-            if op.value == filters.JSON_VALUE:
-                _finite_json(value, here)
             if op.value in (filters.MANY, filters.ELEMENTS):
                 if any(v is None for v in value):
                     raise UserInputError("lists of values cannot hold null; use isNull", here)
@@ -247,22 +281,24 @@ class FilterPlanner:
         return value
 
     def relation_filters(
-        self, end: RelationEnd, value: dict[str, Any], path: Path, depth: int
+        self, end: RelationEnd, value: dict[str, Any], path: Path, nesting: Nesting
     ) -> list[Filter]:
+        """A relation's filter; `nesting` already counts it."""
         if not end.many:
-            return [RelationFilter(end, "is", self.where(end.target, value, path, depth + 1))]
+            return [RelationFilter(end, "is", self.where(end.target, value, path, nesting))]
         return [
-            RelationFilter(end, mode, self.where(end.target, inner, (*path, mode), depth + 1))
+            RelationFilter(end, mode, self.where(end.target, inner, (*path, mode), nesting))
             for mode, inner in value.items()
             if inner is not None
         ]
 
     def measure_filters(
-        self, end: RelationEnd, raw: Mapping[str, Any], path: Path, depth: int
+        self, end: RelationEnd, raw: Mapping[str, Any], path: Path, nesting: Nesting
     ) -> list[Filter]:
         """`executionsAggregate: {filter: {...}, count: {gt: 5}, max: {durationMs: {...}}}`:
-        conditions on measures of each row's linked rows (those matching `filter`)."""
-        linked = self.where(end.target, raw.get("filter"), (*path, "filter"), depth + 1)
+        conditions on measures of each row's linked rows (those matching `filter`); `nesting`
+        already counts the relation."""
+        linked = self.where(end.target, raw.get("filter"), (*path, "filter"), nesting)
         result: list[Filter] = []
         for measure, ops, here in self._measures(end, raw, path):
             target = self.spec.table(end.target)
@@ -338,6 +374,11 @@ class FilterPlanner:
                     f"sort direction {value!r} is not one of {', '.join(DIRECTIONS)}", path
                 )
             value = value.lower() if isinstance(value, str) else value
+        if (key in info.relations or key in info.aggregates) and len(via) >= MAX_RELATION_DEPTH:
+            raise UserInputError(
+                f"orderBy follows relations deeper than {MAX_RELATION_DEPTH} levels",
+                (*path, key),
+            )
         if key in info.relations:
             end = info.relations[key]
             return self.sort_key(end.target, value, (*path, key), (*via, end))
@@ -361,7 +402,9 @@ class FilterPlanner:
                 path,
             )
         ((measure, direction, here),) = found
-        linked = self.where(end.target, raw.get("filter"), (*path, "filter"))
+        # The filter of a subquery under the relations the key follows and the measured one.
+        nesting = Nesting(relations=len(via)).related(path)
+        linked = self.where(end.target, raw.get("filter"), (*path, "filter"), nesting)
         descending, nulls_first = _direction(direction, here)
         of = RelationMeasure(end, measure, linked)
         return SortKey("", descending, nulls_first, via, of)

@@ -67,23 +67,24 @@ CASES: list[tuple[str, str, dict[str, Any] | None, str]] = [
         "BAD_USER_INPUT",
     ),
     (
+        # A bare NaN is not JSON: the body is refused before GraphQL reads it (HTTP 400).
         "NaN",
         "query($x: Float!) { playbooks(where: {successRate: {gt: $x}}) { id } }",
         {"x": float("nan")},
-        "BAD_USER_INPUT",
+        "BAD_REQUEST",
     ),
     (
         "NaN inside JSON",
         "query($c: JSON!) { playbooks(where: {triggerConditions: {contains: $c}}) { id } }",
         {"c": {"a": float("nan")}},
-        "BAD_USER_INPUT",
+        "BAD_REQUEST",
     ),
     ("limit too large", "{ executionLogs(limit: 1001) { id } }", None, "BAD_USER_INPUT"),
     ("negative limit", "{ executionLogs(limit: -1) { id } }", None, "BAD_USER_INPUT"),
     ("negative offset", "{ executionLogs(offset: -5) { id } }", None, "BAD_USER_INPUT"),
     (
         "nested limit too large",
-        "{ playbooks { executions(limit: 5000) { id } } }",
+        "{ playbooks(limit: 2) { executions(limit: 5000) { id } } }",
         None,
         "BAD_USER_INPUT",
     ),

@@ -62,8 +62,8 @@ async def test_statement_count_does_not_grow_with_rows(api: Api) -> None:
 
 
 async def test_nested_levels_cost_one_statement_each(api: Api) -> None:
-    query = """{ feedbackTickets(limit: 20) { ticketId
-        workOrders { workOrderId executions { executionId playbook { playbookName } } } } }"""
+    query = """{ feedbackTickets(limit: 20) { ticketId workOrders(limit: 10) { workOrderId
+        executions(limit: 10) { executionId playbook { playbookName } } } } }"""
     _, statements = await api.counted(query)
     assert statements == 4
 
@@ -97,13 +97,13 @@ async def test_lookup_needs_exactly_one_argument(api: Api) -> None:
 async def test_list_relation_both_directions(api: Api, catalog: Catalog) -> None:
     """feedback.linked_work_orders is a list of keys; the reverse side finds tickets by it."""
     data = await api.data("""{ feedbackTickets(limit: 1000, orderBy: [{id: ASC}]) {
-        ticketId linkedWorkOrders workOrders(limit: 1000) { workOrderId } } }""")
+        ticketId linkedWorkOrders workOrders(limit: 40) { workOrderId } } }""")
     orders = {r["work_order_id"] for r in all_rows(api.db, catalog, "coding_agent")}
     for ticket in data["feedbackTickets"]:
         wanted = sorted(w for w in ticket["linkedWorkOrders"] or [] if w in orders)
         assert sorted(w["workOrderId"] for w in ticket["workOrders"]) == wanted
     reverse = await api.data("""{ workOrders(limit: 1000) { workOrderId
-        feedbackTickets(limit: 1000) { ticketId } } }""")
+        feedbackTickets(limit: 40) { ticketId } } }""")
     tickets = all_rows(api.db, catalog, "feedback")
     for order in reverse["workOrders"]:
         wanted = sorted(
@@ -116,7 +116,7 @@ async def test_list_relation_both_directions(api: Api, catalog: Catalog) -> None
 
 async def test_self_relation_parent_and_children(api: Api, catalog: Catalog) -> None:
     data = await api.data("""{ subAgents(limit: 1000) { agentId parentAgentId
-        parent { agentId } children(limit: 1000) { agentId } } }""")
+        parent { agentId } children(limit: 40) { agentId } } }""")
     agents = data["subAgents"]
     by_id = {a["agentId"]: a for a in agents}
     for agent in agents:

@@ -1,6 +1,6 @@
 """Write variables GraphQL refuses: its refusals and the spec's problems come back together.
 
-graphql-core refuses a variable's value (wrong type, unknown enum value or field, NaN, null in a
+graphql-core refuses a variable's value (wrong type, unknown enum value or field, null in a
 list) before anything runs; graph/gql/coercion.py then answers, for each write variable, ONE
 BAD_USER_INPUT request error (no data) listing GraphQL's refusals and the spec's problems with
 the values it did take, in input order, with paths as an executed write names them. Every test
@@ -117,16 +117,16 @@ async def test_type_and_spec_errors_of_many_rows_come_in_one_error(api: Api) -> 
     assert "path" not in error
 
 
-async def test_only_refusals_nan_null_element_unknown_field(api: Api) -> None:
+async def test_only_refusals_string_null_element_unknown_field(api: Api) -> None:
     rows = [
-        playbook("p0", successRate=float("nan")),
+        playbook("p0", successRate="high"),
         playbook("p1", targetComponents=[None, "billing-api", None]),
         {"playbookName": "p2", "actions": [], "riskLevl": "HIGH"},
         None,
     ]
     (error,) = await refused_request(api, INSERT, {"rows": rows})
     assert problems(error) == [
-        ("rows[0].successRate", "Float cannot represent non numeric value: nan"),
+        ("rows[0].successRate", "Float cannot represent non numeric value: 'high'"),
         (
             "rows[1].targetComponents[0]",
             "Expected value of non-null type 'String!' not to be None.",
@@ -267,11 +267,11 @@ async def test_a_variable_inside_a_literal_is_named_by_the_variable(api: Api) ->
         affectedCount
       }
     }"""
-    one = playbook("p1", trustScore=float("nan"), timeoutSeconds=-3)
+    one = playbook("p1", trustScore="high", timeoutSeconds=-3)
     (error,) = await refused_request(api, query, {"one": one})
     assert problems(error) == [
         ("$one.timeoutSeconds", "-3 is below the minimum 0"),
-        ("$one.trustScore", "Float cannot represent non numeric value: nan"),
+        ("$one.trustScore", "Float cannot represent non numeric value: 'high'"),
     ]
     assert error["extensions"]["problems"][0]["path"] == ["$one", "timeoutSeconds"]
 
@@ -370,21 +370,21 @@ async def test_a_list_above_the_write_limit_keeps_graphql_errors(
 # -- generated rows --------------------------------------------------------------------------
 
 # Per field of PlaybookInsert: values that are right, values GraphQL takes but the spec refuses,
-# and values GraphQL refuses.
-NAN = float("nan")
+# and values GraphQL refuses. (NaN and lone surrogates are not JSON: the transport refuses the
+# body before GraphQL reads it, tests/security.)
 FIELDS: dict[str, tuple[list[Any], list[Any], list[Any]]] = {
     "description": (["d"], ["a\x00b"], [1.5]),
-    "triggerConditions": ([{"a": 1}], [{"x": NAN}, "text"], []),
+    "triggerConditions": ([{"a": 1}], ["text"], []),
     "actions": ([[{"step": 1}]], [None, "steps"], []),
     "targetComponents": ([["a"], None], [["a\x00"]], [[None], ["a", 5]]),
     "riskLevel": (["LOW", "CRITICAL"], [None], ["EXTREME", "low"]),
     "requiresApproval": ([True], [], ["yes", 1]),
     "enabled": ([False], [], [0]),
-    "successRate": ([0.5], [1.5, -0.1], ["x", NAN]),
+    "successRate": ([0.5], [1.5, -0.1], ["x", True]),
     "timeoutSeconds": ([30], [-1], [1.5, 2**40]),
-    "trustScore": ([0.9, 1], [1.7], [NAN, "high"]),
+    "trustScore": ([0.9, 1], [1.7], [False, "high"]),
     "owner": (["ops"], ["x" * 129], [[1]]),
-    "version": (["1"], ["v\ud800"], [{}]),
+    "version": (["1"], ["v\x00"], [{}]),
 }
 ORDER = ["playbookName", *FIELDS]  # PlaybookInsert's field order
 _ABSENT = object()

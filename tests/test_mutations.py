@@ -267,17 +267,16 @@ async def test_every_invalid_value_is_listed_in_one_error(api: Api) -> None:
         "playbookName": "p\t3",
         "actions": None,
         "description": "a\x00b",
-        "version": "v\ud800",
     }
     rows[7] = {
         "playbookName": "",
         "actions": "steps",
         "riskLevel": "HIGH",
-        "triggerConditions": {"x": float("nan")},
-        "rollbackActions": [{"\ud800": 1}],
+        "triggerConditions": "text",
     }
+    # (NaN and lone surrogates are not JSON: the transport refuses such a body, HTTP 400;
+    # tests/security/test_http.py.)
     body = json.dumps({"query": INSERT, "variables": {"rows": rows}}).encode()
-    assert b'"v\\ud800"' in body  # the lone surrogate travels as JSON's escape
     before = count(api, "self_healing")
     response = await api.raw_post(body)
     assert response.status_code == 200
@@ -295,12 +294,10 @@ async def test_every_invalid_value_is_listed_in_one_error(api: Api) -> None:
         ("rows[3].playbookName", "a key cannot hold control characters"),
         ("rows[3].description", "text cannot hold the NUL character (\\u0000)"),
         ("rows[3].actions", "is required and cannot be null"),
-        ("rows[3].version", "text holds a lone surrogate, which is not Unicode text"),
         ("rows[3].riskLevel", "is required"),
         ("rows[7].playbookName", "the key playbook_name cannot be blank"),
-        ("rows[7].triggerConditions", "NaN and infinity are not JSON values"),
+        ("rows[7].triggerConditions", "expected a JSON object or array, not 'text'"),
         ("rows[7].actions", "expected a JSON object or array, not 'steps'"),
-        ("rows[7].rollbackActions", "text holds a lone surrogate, which is not Unicode text"),
     ]
     assert problems(error) == expected
     assert error["message"] == f"{len(expected)} invalid values: " + "; ".join(
@@ -310,13 +307,14 @@ async def test_every_invalid_value_is_listed_in_one_error(api: Api) -> None:
 
 
 async def test_values_graphql_refuses_are_listed_with_the_spec_problems(api: Api) -> None:
-    """A wrong enum, an unknown field, NaN, a null list element and a list element of the
-    wrong type are refused by GraphQL's coercion of the variable, before anything runs; they
+    """A wrong enum, an unknown field, a string for a Float, a null list element and a list
+    element of the wrong type are refused by GraphQL's coercion of the variable, before
+    anything runs; they
     come back in the one BAD_USER_INPUT error that also lists the spec's problems with the
     values GraphQL took (tests/test_mutation_coercion.py has the details)."""
     rows: list[dict[str, Any]] = [playbook(f"ok{i}") for i in range(8)]
     rows[0] = playbook("p0", riskLevel="EXTREME", owner="x" * 129)
-    rows[3] = playbook("p3", nope=1, trustScore=float("nan"))
+    rows[3] = playbook("p3", nope=1, trustScore="high")
     rows[5] = playbook("p5", targetComponents=["billing-api", None], timeoutSeconds=-1)
     rows[7] = playbook("p7", targetComponents=["billing-api", 5])
     body = await api.post(INSERT, {"rows": rows})
@@ -328,7 +326,7 @@ async def test_values_graphql_refuses_are_listed_with_the_spec_problems(api: Api
     expected = [
         ("rows[0].riskLevel", "Value 'EXTREME' does not exist in 'PlaybookRiskLevel' enum."),
         ("rows[0].owner", "129 characters is longer than the maximum length 128"),
-        ("rows[3].trustScore", "Float cannot represent non numeric value: nan"),
+        ("rows[3].trustScore", "Float cannot represent non numeric value: 'high'"),
         (
             "rows[3].nope",
             "Expected value of type 'PlaybookInsert' not to include unknown field 'nope'.",

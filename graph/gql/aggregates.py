@@ -44,6 +44,7 @@ from graph.gql.types import (
     list_of,
     make_resolver,
     optional,
+    representable,
 )
 from graph.plan import link_key
 from graph.spec.model import FieldSpec, FieldType, Spec, TableSpec
@@ -453,7 +454,8 @@ class GroupShaper:
                 shaped.setdefault(("percentile", measure.p), {})[measure.field] = value
             else:
                 assert measure.field is not None
-                by_kind.setdefault(measure.kind, {})[measure.field] = value
+                # min/max of a float column holding NaN or an infinity (raw SQL only)
+                by_kind.setdefault(measure.kind, {})[measure.field] = representable(value)
         for name, kind in MEASURE_NAMES.items():
             if name not in ("count", "percentile"):
                 shaped[f"m_{name}"] = by_kind.get(kind, {})
@@ -466,7 +468,7 @@ class GroupShaper:
         deeper: set[Any] = set()
         for key, value in keys.items():
             if key.via == via:
-                found[key.field] = value
+                found[key.field] = representable(value)  # as the column reads (null)
             elif key.via[: len(via)] == via:
                 deeper.add(key.via[len(via)])  # a key of a row linked through this relation
         for end in deeper:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLObjectType
+from graphql import (
+    GraphQLError,
+    GraphQLObjectType,
+    NoSchemaIntrospectionCustomRule,
+    OperationDefinitionNode,
+)
 from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
@@ -21,6 +26,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph import naming
+from graph.errors import OperationResolutionError
 from graph.gql import resolvers
 from graph.gql.aggregates import (
     AggregateTypeBuilder,
@@ -30,7 +36,14 @@ from graph.gql.aggregates import (
 )
 from graph.gql.coercion import WriteVariableErrors, write_inputs
 from graph.gql.context import RequestContext
-from graph.gql.errors import LIMIT_EXCEEDED, ValidationRules, error_code, with_code
+from graph.gql.cost import CostLimit, CostRules
+from graph.gql.errors import (
+    INTROSPECTION_DISABLED,
+    LIMIT_EXCEEDED,
+    ValidationRules,
+    error_code,
+    with_code,
+)
 from graph.gql.mutations import mutation_fields
 from graph.gql.scalars import SCALAR_MAP, BigInt, python_type
 from graph.gql.types import (
@@ -111,6 +124,26 @@ class EndReadSession(SchemaExtension):
                 await context.session.close()
 
 
+class OneOperation(SchemaExtension):
+    """A document of several operations runs the one `operationName` names; without a name
+    it is a request error (GraphQL's "GetOperation"), not its first operation, which
+    strawberry would run."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        request = context.context
+        named = isinstance(request, RequestContext) and request.operation_name is not None
+        if document is not None and not named:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                raise OperationResolutionError(
+                    f"the document has {len(operations)} operations: name the one to run in "
+                    "`operationName`"
+                )
+        yield
+
+
 class GraceSchema(strawberry.Schema):
     """Logs only what is the server's fault; the client's mistakes are answers, not incidents."""
 
@@ -123,14 +156,18 @@ class GraceSchema(strawberry.Schema):
 
 
 def _limit_rules(settings: Settings) -> tuple[type[Any], ...]:
-    """strawberry's depth and alias limits, as rule classes made once for this schema."""
-    return (
+    """strawberry's depth and alias limits, as rule classes made once for this schema, and
+    GraphQL's rule against introspection when it is off."""
+    rules: tuple[type[Any], ...] = (
         with_code(
             query_depth_limiter.create_validator(settings.max_query_depth, None, None),
             LIMIT_EXCEEDED,
         ),
         with_code(max_aliases.create_validator(settings.max_aliases), LIMIT_EXCEEDED),
     )
+    if not settings.introspection:
+        rules += (with_code(NoSchemaIntrospectionCustomRule, INTROSPECTION_DISABLED),)
+    return rules
 
 
 def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec, shaper: GroupShaper) -> None:
@@ -176,10 +213,20 @@ def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
         config=StrawberryConfig(default_resolver=operator.getitem, scalar_map=SCALAR_MAP),
         extensions=[
             EndReadSession,
+            OneOperation,
             functools.partial(ValidationRules, _limit_rules(settings)),
             functools.partial(ParserCache, maxsize=512),
             functools.partial(ValidationCache, maxsize=512),
             functools.partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+            functools.partial(
+                CostLimit,
+                CostRules(
+                    settings.max_nodes,
+                    settings.default_page_size,
+                    settings.max_groups,
+                    frozenset(table.type_name for table in spec.tables.values()),
+                ),
+            ),
             # A refused write variable: GraphQL's refusals and the spec's problems, in one error.
             functools.partial(WriteVariableErrors, write_inputs(spec), settings.max_write_rows),
         ],

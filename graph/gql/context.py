@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from graph.drift import schema_mismatch
 from graph.errors import ServiceUnavailableError
 from graph.settings import Settings
 from graph.spec.model import Spec
@@ -23,6 +25,8 @@ from graph.where import TableIndex, build_index
 from graph.writes import WriteOps
 
 T = TypeVar("T")
+# Named for what it reports: every schema mismatch is logged under graph.drift.
+log = logging.getLogger("graph.drift")
 
 
 def utc_now() -> dt.datetime:
@@ -67,21 +71,29 @@ class GraphContext:
             with self.writer.connect() as conn, conn.begin():
                 return work(conn, self.compiler(now))
 
-        with database_errors():
+        with database_errors(self.catalog):
             return await anyio.to_thread.run_sync(in_thread)
 
 
 @contextmanager
-def database_errors() -> Iterator[None]:
-    """A database that cannot be reached is the server's state, not the client's mistake."""
+def database_errors(catalog: Catalog | None = None) -> Iterator[None]:
+    """A database that cannot be reached is the server's state, not the client's mistake; nor
+    is one that lacks a table or column of the spec (SCHEMA_MISMATCH, graph/drift.py)."""
     try:
         yield
-    except (OperationalError, PoolTimeoutError) as exc:
-        raise ServiceUnavailableError("the database is unavailable; try again shortly") from exc
     except DBAPIError as exc:
+        # Before the outage branch: SQLite says "no such table" with an OperationalError too.
+        mismatch = schema_mismatch(exc, catalog)
+        if mismatch is not None:
+            log.warning("schema mismatch: %s", mismatch.message)
+            raise mismatch from exc
+        if isinstance(exc, OperationalError):
+            raise ServiceUnavailableError("the database is unavailable; try again shortly") from exc
         if exc.connection_invalidated:
             raise ServiceUnavailableError("the database connection was lost; try again") from exc
         raise
+    except PoolTimeoutError as exc:
+        raise ServiceUnavailableError("the database is unavailable; try again shortly") from exc
 
 
 class ReadSession:
@@ -100,7 +112,7 @@ class ReadSession:
 
     async def run(self, work: Callable[[Connection, Compiler], T]) -> T:
         async with self._lock:
-            with database_errors():
+            with database_errors(self.graph.catalog):
                 return await anyio.to_thread.run_sync(self._in_thread, work)
 
     def _in_thread(self, work: Callable[[Connection, Compiler], T]) -> T:
@@ -134,6 +146,8 @@ class RequestContext:
 
     graph: GraphContext
     request: Any = None
+    # The `operationName` the client gave (graph/gql/build.py OneOperation).
+    operation_name: str | None = None
     # The request's one moment: time windows (`withinLast`) and computed fields such as
     # `hours_since` see the same now in every root field.
     now: dt.datetime = field(init=False)

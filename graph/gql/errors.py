@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
@@ -11,6 +12,7 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
 from graph.errors import GraphError, UserInputError
+from graph.http.observe import current_request_id
 
 log = logging.getLogger("graph.errors")
 
@@ -19,6 +21,9 @@ VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+# graphql-core ends messages with " Did you mean 'x'?" or " Did you mean 'x', 'y' or 'z'?".
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?$")
 
 
 class _CodedContext:
@@ -104,10 +109,13 @@ def error_code(error: GraphQLError) -> str:
     return VALIDATION_FAILED
 
 
-def format_error(error: GraphQLError, *, debug: bool) -> dict[str, Any]:
-    """The error as the client sees it."""
+def format_error(error: GraphQLError, *, debug: bool, suggestions: bool = True) -> dict[str, Any]:
+    """The error as the client sees it; without `suggestions`, no "Did you mean" (names of
+    the schema a client without introspection should not learn from its typos)."""
     code = error_code(error)
     formatted: dict[str, Any] = dict(error.formatted)
+    if not suggestions:
+        formatted["message"] = _SUGGESTION.sub("", formatted["message"])
     extensions: dict[str, Any] = {"code": code}
     original = error.original_error
     if isinstance(original, UserInputError) and original.argument_path:
@@ -117,7 +125,8 @@ def format_error(error: GraphQLError, *, debug: bool) -> dict[str, Any]:
         # Every refused value of a write, each with its path inside the field's arguments.
         extensions["problems"] = [{"path": list(p.path), "message": p.message} for p in problems]
     if code == INTERNAL:
-        log.error("internal error", exc_info=original)
+        request = {"request_id": current_request_id()}
+        log.error("internal error", exc_info=original, extra={"fields": request})
         if not debug:
             formatted["message"] = "Internal server error"
     elif code == "SERVICE_UNAVAILABLE":

@@ -138,6 +138,9 @@ BigInt = NewType("BigInt", int)
 
 # strawberry maps these Python types to GraphQL scalars (StrawberryConfig.scalar_map); the
 # entries for date and datetime replace strawberry's own isoformat scalars of the same names.
+# GraphQL's Float stays graphql-core's own: the library reserves the name, and its literal
+# parser reads `1e400` as infinity. The filter planner refuses a non-finite value wherever it
+# compares one (graph/sql/filters.py unusable_value); writes refuse them as the spec's floats.
 SCALAR_MAP: dict[object, ScalarDefinition] = {
     BigInt: strawberry.scalar(
         name="BigInt",

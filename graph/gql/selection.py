@@ -31,6 +31,7 @@ from graph import naming
 from graph.aggregate import COUNT, MEASURE_NAMES, PERCENTILE, AggregateRead, ChildAggregate
 from graph.errors import UserInputError
 from graph.grouping import AggregatePlanner, check_percentile
+from graph.paging import checked_offset
 from graph.plan import ChildRead, Filter, Measure, Read, SortKey
 from graph.settings import Settings
 from graph.spec.model import RelationEnd, Spec
@@ -182,7 +183,9 @@ class Planner:
     ) -> AggregateRead:
         """The AggregateRead of an aggregate field (a root one or a relation's): the
         measures its groups' selection asks for, with its arguments."""
-        planner = AggregatePlanner(self.index, self.filters, self.settings.max_groups)
+        planner = AggregatePlanner(
+            self.index, self.filters, self.settings.max_groups, self.settings.max_offset
+        )
         return planner.plan(table, args, self.measures(table, nodes, path), path)
 
     def measures(self, table: str, nodes: list[FieldNode], path: Path) -> list[Measure]:
@@ -217,7 +220,7 @@ class Planner:
         offset = args.get("offset")
         return (
             self.page_size(limit, (*path, "limit")),
-            self.non_negative(offset, (*path, "offset")),
+            checked_offset(offset, self.settings.max_offset, (*path, "offset")),
         )
 
     def page_size(self, value: int | None, path: Path) -> int:
@@ -231,12 +234,4 @@ class Planner:
                 "ask for fewer rows and page with offset or a connection cursor",
                 path,
             )
-        return value
-
-    @staticmethod
-    def non_negative(value: int | None, path: Path) -> int:
-        if value is None:
-            return 0
-        if value < 0:
-            raise UserInputError(f"must be 0 or more, not {value}", path)
         return value

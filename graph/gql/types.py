@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,11 +142,25 @@ def read_link(root: Any, info: Any, **_arguments: Any) -> Any:
     return root[link_key(str(info.path.key))]
 
 
+def representable(value: Any) -> Any:
+    """A stored value as GraphQL can send it: a float that is NaN or infinite reads as null,
+    and so does a list holding one (GraphQL's Float has neither, and its list items are
+    non-null). PostgreSQL's double precision stores 'NaN' and 'Infinity', SQLite's REAL
+    infinities; only raw SQL puts them there, as the API refuses them. The row keeps the
+    value, so that sorting and cursors follow the database's own order."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is list and any(type(v) is float and not math.isfinite(v) for v in value):
+        return None
+    return value
+
+
 def column_reader(name: str) -> Callable[..., Any]:
     """Resolver of one column: a lookup in the row dict the root resolver loaded."""
 
     def read_column(root: dict[Any, Any], info: Any, **_arguments: Any) -> Any:
-        return root[name]
+        return representable(root[name])
 
     return read_column
 

@@ -72,7 +72,12 @@ def datetime_bucket(instant: dt.datetime, unit: str, zone_name: str) -> dt.datet
         shift = _CYCLE
     elif instant.year > 9997:
         shift = -_CYCLE
-    start = _start(instant + shift, unit, zone) - shift if shift else _start(instant, unit, zone)
+    try:
+        start = (
+            _start(instant + shift, unit, zone) - shift if shift else _start(instant, unit, zone)
+        )
+    except OverflowError:  # the bucket starts before year 1 (a week of year 1 east of UTC)
+        return None
     return start if start >= _EARLIEST else None
 
 

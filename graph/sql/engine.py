@@ -19,6 +19,13 @@ from sqlalchemy.pool import StaticPool
 from graph.errors import GraphError, OutOfRangeError
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN
 from graph.sql.buckets import sqlite_bucket
+from graph.sql.timeouts import (
+    is_locked,
+    limit_sqlite_statements,
+    locked_error,
+    postgresql_options,
+    raise_timeout,
+)
 
 
 class DatabaseUrlError(GraphError):
@@ -180,8 +187,14 @@ def _on_sqlite_begin(conn: Connection) -> None:
         return
     statement = "BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN"
     # On the driver connection: not a statement of the request (StatementCounter ignores it,
-    # as it never sees PostgreSQL's BEGIN either).
-    conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+    # as it never sees PostgreSQL's BEGIN either). So SQLAlchemy's error handling does not
+    # see it fail either: a write lock not granted within busy_timeout is TIMEOUT here.
+    try:
+        conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.OperationalError as exc:
+        if is_locked(exc):
+            raise locked_error() from None
+        raise
 
 
 def snapshot_reader(engine: Engine) -> Engine:
@@ -199,9 +212,30 @@ def write_engine(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE: True})
 
 
-def build_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """A synchronous engine; the server runs each request's statements in a worker thread."""
+def build_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout_s: float | None = None,
+    pool_timeout_s: float = 30.0,
+) -> Engine:
+    """A synchronous engine; the server runs each request's statements in a worker thread.
+    The server's engine bounds every statement (`statement_timeout_s`, graph/sql/timeouts.py)
+    and the wait for a pooled connection (`pool_timeout_s`)."""
     target = normalize_url(url)
+    engine = _create(target, pool_size, statement_timeout_s, pool_timeout_s)
+    if statement_timeout_s is not None:
+        if target.get_backend_name() == "sqlite":
+            limit_sqlite_statements(engine, statement_timeout_s)
+        event.listen(
+            engine, "handle_error", lambda context: raise_timeout(context, statement_timeout_s)
+        )
+    return engine
+
+
+def _create(
+    target: URL, pool_size: int, statement_timeout_s: float | None, pool_timeout_s: float
+) -> Engine:
     if target.get_backend_name() == "sqlite":
         engine = create_engine(
             target,
@@ -216,18 +250,27 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
         event.listen(engine, "begin", _on_sqlite_begin)
         event.listen(engine, "handle_error", _out_of_range)
         return engine
+    # Timestamps come back in UTC whatever the server's own time zone is.
+    options = "-c timezone=UTC" + postgresql_options(statement_timeout_s)
     engine = create_engine(
         target,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout_s,
         pool_pre_ping=True,
         json_deserializer=load_json,
         hide_parameters=True,
-        # Timestamps come back in UTC whatever the server's own time zone is.
-        connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
+        connect_args={"options": options, "connect_timeout": _connect_timeout(pool_timeout_s)},
     )
     event.listen(engine, "handle_error", _out_of_range)
     return engine
+
+
+def _connect_timeout(pool_timeout_s: float) -> int:
+    """Seconds to wait for a new PostgreSQL connection: a database that accepts TCP but never
+    answers is given up on after the pool wait (the server's 3 s), at most 5 s (commands);
+    libpq counts whole seconds, at least 2."""
+    return min(5, max(2, math.ceil(pool_timeout_s)))
 
 
 def _is_memory(url: URL) -> bool:

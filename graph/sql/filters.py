@@ -7,8 +7,9 @@ same rows, so the API and the SQL cannot drift apart (the model: datasette's fil
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import ge, gt, le, lt
 from typing import Any
@@ -21,14 +22,14 @@ from sqlalchemy import (
     and_,
     cast,
     false,
-    func,
-    not_,
+    literal_column,
     or_,
     true,
     type_coerce,
 )
 
-from graph.errors import UserInputError
+from graph.errors import Path, UserInputError
+from graph.rows import MAX_JSON_DEPTH
 from graph.spec.model import FieldSpec, FieldType
 from graph.sql import dialects
 from graph.sql.durations import Duration, parse_duration
@@ -86,6 +87,62 @@ class Operator:
     # Checks a client's value beyond its GraphQL type; raises ValueError with the reason. The
     # planner runs it first, so a bad value is the client's error, never the database's.
     check: Checker | None = None
+
+
+NUL_REFUSED = "a NUL character (U+0000) cannot be stored or compared"
+SURROGATE_REFUSED = (
+    "a lone surrogate (U+D800 to U+DFFF) is not Unicode text: it cannot be stored or compared"
+)
+NOT_JSON_NUMBER = "NaN and infinity are not JSON values"
+NOT_FINITE = (
+    "is not a finite number: Float values lie within about ±1.8e308, and GraphQL reads a "
+    "literal beyond them, such as 1e400, as infinity"
+)
+
+
+def _text_problem(text: str) -> str | None:
+    """Why a text cannot be compared alike on both databases: PostgreSQL refuses NUL in text
+    (SQLite would compare it), and no driver can encode a lone surrogate as UTF-8."""
+    if "\x00" in text:
+        return NUL_REFUSED
+    if text.isascii():  # the common case, and no surrogate can hide in it
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_REFUSED
+    return None
+
+
+def unusable_value(value: Any, *, json: bool = False) -> tuple[Path, str] | None:
+    """Where inside a filter's value (a path relative to it) something sits that the two
+    databases cannot compare alike, and why; None when there is nothing of the kind.
+
+    Text with NUL or a lone surrogate (also in JSON object keys), a float that is NaN or
+    infinite (GraphQL reads the literal 1e400 as infinity), and JSON documents deeper than
+    writes accept. Walked without recursion: a Python caller's value may nest without bound.
+    """
+    pending: list[tuple[Any, Path]] = [(value, ())]
+    while pending:
+        item, inner = pending.pop()
+        if isinstance(item, str):
+            reason = _text_problem(item)
+            if reason is not None:
+                return inner, reason
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return inner, NOT_JSON_NUMBER if json else f"{item} {NOT_FINITE}"
+        elif isinstance(item, Mapping | list | tuple | set | frozenset):
+            if json and len(inner) > MAX_JSON_DEPTH:
+                return inner, f"JSON nests deeper than {MAX_JSON_DEPTH} levels"
+            children = list(item.items()) if isinstance(item, Mapping) else list(enumerate(item))
+            for key, _child in children:
+                reason = _text_problem(key) if isinstance(key, str) else None
+                if reason is not None:  # not quoted back in the path: it holds the character
+                    return inner, f"an object key: {reason}"
+            # Last pushed, first checked: problems are found in the order they were given.
+            pending.extend((child, (*inner, key)) for key, child in reversed(children))
+    return None
 
 
 def window_duration(value: Any, field: FieldSpec) -> Duration:
@@ -329,7 +386,17 @@ def compile_compare(
 ) -> ColumnElement[bool]:
     """SQL for one `field op value`; values always travel as bound parameters."""
     op = operator(KIND_OF_TYPE[field.type], op_name)
+    # The planner refuses these with the argument's path (graph/where.py); this catches the
+    # values that reach SQL another way, such as the key of a lookup.
+    problem = unusable_value(value, json=op.value == JSON_VALUE)
+    if problem is not None:
+        raise UserInputError(problem[1])
     return op.build(ctx, col, value, field)
+
+
+# The keyword itself: SQLAlchemy renders true() as 1 on SQLite, and `x IS NOT 1` is an
+# identity test that a truthy 2 would pass.
+_SQL_TRUE = literal_column("TRUE", Boolean())
 
 
 def does_not_hold(clause: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -338,8 +405,13 @@ def does_not_hold(clause: ColumnElement[bool]) -> ColumnElement[bool]:
     SQL's NOT keeps NULL as NULL, so `NOT (exit_code = 0)` would drop rows whose exit code is
     null; the API promises two-valued logic (docs/api.md). AND and OR need no such care: under
     SQL's three-valued logic they are true exactly when the two-valued ones are.
+
+    `(clause) IS NOT TRUE` says exactly that on both databases (SQLite reads the keyword TRUE
+    as a truth test since 3.23; no column can be named `true`, an SQL reserved word). It nests
+    cheaply: SQLite's parser (a fixed 100-entry stack before 3.46) overflowed on 31 nested
+    `NOT coalesce(...)`, which `not` filters within the planner's depth limit reached.
     """
-    return not_(func.coalesce(clause, false(), type_=Boolean()))
+    return clause.self_group().is_not(_SQL_TRUE)
 
 
 def combine(kind: str, clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:

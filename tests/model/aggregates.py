@@ -99,6 +99,11 @@ SUM_OF_INT = FieldType.BIGINT
 DISPUTED_SUM_BEYOND_64_BITS = "sqlite: an integer sum beyond 64 bits in an orderBy"
 
 
+# A float measure whose error band is wider than this fraction of its value (at least 1) is
+# a cancellation of huge values: see _group_row.
+CANCELLATION = 1e-9
+
+
 class LimitExceeded(Exception):
     """The contract says this request is a LIMIT_EXCEEDED error."""
 
@@ -630,6 +635,14 @@ class AggregateModel(Model):
             if value is NOT_FINITE:
                 self.may_overflow = True
                 value = math.inf
+            if isinstance(value, Approx) and value.slack > CANCELLATION * max(
+                1.0, abs(value.value)
+            ):
+                # Values of opposite signs and huge magnitudes cancel: summed in doubles in
+                # the database's order, the sum may land anywhere in a wide band, and a
+                # `having` or an ordering by it may decide either way ("their last digits may
+                # differ", docs/api.md, taken to its limit). Only errors are compared then.
+                self.uncertain = True
             row[column.name] = value.value if isinstance(value, Approx) else value
         return row
 

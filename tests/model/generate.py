@@ -1039,7 +1039,6 @@ class Generator:
             "datetime_no_offset",
             "duration",
             "bigint_range",
-            "nan",
             "two_keys_in_sort",
             "bad_date",
             "unknown_enum_variable",
@@ -1048,7 +1047,7 @@ class Generator:
         ]
         tables_with = {
             kind: [n for n in self.names if any(f.type is kind for f in self.spec.table(n).fields)]
-            for kind in (FieldType.DATE, FieldType.FLOAT, FieldType.ENUM)
+            for kind in (FieldType.DATE, FieldType.ENUM)
         }
         if tables_with[FieldType.DATE]:
             tricks.append("time_on_date")
@@ -1056,8 +1055,6 @@ class Generator:
         table = self.spec.table(d.choice(self.names))
         if trick == "time_on_date":
             table = self.spec.table(d.choice(tables_with[FieldType.DATE]))
-        elif trick == "nan" and tables_with[FieldType.FLOAT]:
-            table = self.spec.table(d.choice(tables_with[FieldType.FLOAT]))
         elif trick == "unknown_enum_variable" and tables_with[FieldType.ENUM]:
             table = self.spec.table(d.choice(tables_with[FieldType.ENUM]))
         args: dict[str, tuple[Any, GType]] = {}
@@ -1104,12 +1101,6 @@ class Generator:
         elif trick == "bigint_range":
             text = d.choice(["9223372036854775808", "-9223372036854775809", "12a", "1.5"])
             where["id"] = {d.choice(["eq", "gt"]): Var(text) if d.chance(0.5) else text}
-        elif trick == "nan":
-            floats = fields_of(FieldType.FLOAT)
-            if not floats:
-                return self.bad_case(d)
-            spec_field = d.choice(floats)
-            where[spec_field.gql_name] = {d.choice(["eq", "lt"]): Var(float("nan"))}
         elif trick == "two_keys_in_sort":
             plain = [f for f in table.fields if f.type not in (FieldType.JSON, FieldType.LIST)]
             first, second = d.sample(plain, 2)

@@ -1,0 +1,234 @@
+"""Load shedding under overload: offer the server three times what it can serve, and check that
+the requests it admits keep their latency while the excess is refused fast.
+
+    .venv/bin/python bench/shedding.py [--seconds 120] [--factor 3] [--scale 10]
+
+1. A PostgreSQL database `grace_bench_shed` seeded at --scale (reused when already seeded),
+   and `grace-graph serve` with one worker on it.
+2. Unloaded: one client, back to back, for --probe-seconds: p50 and p99 of the query.
+3. Capacity: --concurrency clients back to back for --probe-seconds: requests per second.
+4. Overload: requests sent at --factor x capacity on a fixed schedule (an open loop: each
+   starts at its time whether or not earlier ones have answered, as independent users do),
+   for --seconds. Each answer is recorded with its status and latency; the server's memory
+   is sampled every second.
+
+Printed: admitted requests and their p50/p99 beside the unloaded p99 (the target: within 2x),
+refused requests (503) and their p99, any other status (the target: zero 500s), and the
+server's memory at the start and the end of the overload. The load generator is Python
+(httpx, asyncio): it shares the two cores with the server, which the report states.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+QUERY = (
+    "{ executionLogs(where: {status: {eq: FAILED}}, orderBy: [{startedAt: DESC}], limit: 20)"
+    " { executionId component status startedAt durationMs"
+    " playbook { playbookName successRate } } }"
+)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database-name", default="grace_bench_shed")
+    parser.add_argument("--scale", type=float, default=10)
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--probe-seconds", type=float, default=15)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--factor", type=float, default=3.0)
+    parser.add_argument("--workers", type=int, default=200, help="clients of the overload")
+    parser.add_argument("--max-in-flight", type=int, default=None, help="GRAPH_MAX_IN_FLIGHT")
+    parser.add_argument("--max-queued", type=int, default=None, help="GRAPH_MAX_QUEUED")
+    parser.add_argument("--queue-wait", type=float, default=None, help="GRAPH_QUEUE_WAIT_S")
+    return parser.parse_args(argv)
+
+
+def prepare(args: argparse.Namespace) -> str:
+    url = make_url(args.pg_url).set(database=args.database_name).render_as_string(False)
+    with contextlib.suppress(psycopg.Error), psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute("SELECT count(*) FROM memory_execution_logs").fetchone()
+        if row and row[0] > 0:
+            print(f"reusing {args.database_name}: {row[0]:,} execution logs")
+            return url
+    with psycopg.connect(args.pg_url, autocommit=True) as conn:
+        name = sql.Identifier(args.database_name)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    command = [sys.executable, "-m", "graph.cli", "seed", "--scale", f"{args.scale:g}"]
+    subprocess.run([*command, "--database", url], cwd=ROOT, check=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+    return url
+
+
+def start_server(args: argparse.Namespace, url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    for name, value in (
+        ("GRAPH_MAX_IN_FLIGHT", args.max_in_flight),
+        ("GRAPH_MAX_QUEUED", args.max_queued),
+        ("GRAPH_QUEUE_WAIT_S", args.queue_wait),
+    ):
+        if value is not None:
+            env[name] = str(value)
+    command = [sys.executable, "-m", "graph.cli", "serve", "--database", url]
+    command += ["--host", HOST, "--port", str(args.port), "--log-level", "warning"]
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
+    for _ in range(300):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://{HOST}:{args.port}/readyz", timeout=2).status_code == 200:
+                return server
+        time.sleep(0.2)
+    raise SystemExit(f"the server did not become ready; see {log}")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+@dataclass
+class Overload:
+    offered_per_s: float
+    latencies: dict[int, list[float]] = field(default_factory=dict)
+    failures: int = 0
+    rss: list[float] = field(default_factory=list)
+
+
+def hey(url: str, workers: int, seconds: float, per_worker_qps: float | None = None) -> Overload:
+    """Run `hey` (one line per request: its latency and status) and collect its answers."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as body:
+        body.write(orjson.dumps({"query": QUERY}))
+    command = ["hey", "-z", f"{seconds:g}s", "-c", str(workers), "-m", "POST"]
+    command += ["-T", "application/json", "-D", body.name, "-t", "30", "-o", "csv"]
+    if per_worker_qps is not None:
+        command += ["-q", f"{per_worker_qps:g}"]
+    try:
+        done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    finally:
+        Path(body.name).unlink()
+    result = Overload(0.0)
+    for line in done.stdout.splitlines()[1:]:
+        fields = line.split(",")
+        if len(fields) < 7:
+            continue
+        status = int(fields[6]) if fields[6].isdigit() else 0
+        if status == 0:
+            result.failures += 1
+        else:
+            result.latencies.setdefault(status, []).append(float(fields[0]))
+    return result
+
+
+def overload(url: str, rate: float, seconds: float, pid: int, workers: int) -> Overload:
+    """`rate` requests per second for `seconds`, from `workers` clients each paced at
+    rate/workers: each waits for its answer, so with enough workers the offered rate holds
+    while the server is slow (the refused answer at once)."""
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(1.0):
+            samples.append(rss_mib(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = hey(url, workers, seconds, rate / workers)
+    finally:
+        stop.set()
+        sampler.join()
+    result.offered_per_s = rate
+    result.rss = samples
+    return result
+
+
+def row(name: str, latencies: list[float]) -> str:
+    p50, p99 = pct(latencies, 0.5) * 1e3, pct(latencies, 0.99) * 1e3
+    return f"| {name} | {len(latencies)} | {p50:.1f} | {p99:.1f} |"
+
+
+def report(args: argparse.Namespace, unloaded: list[float], overload: Overload) -> None:
+    admitted = overload.latencies.get(200, [])
+    refused = overload.latencies.get(503, [])
+    others = {s: len(v) for s, v in overload.latencies.items() if s not in (200, 503)}
+    unloaded_p99 = pct(unloaded, 0.99)
+    print()
+    print("| | requests | p50 ms | p99 ms |")
+    print("| --- | ---: | ---: | ---: |")
+    print(row("unloaded (1 client)", unloaded))
+    print(row(f"admitted under {args.factor:g}x", admitted))
+    print(row("refused (503)", refused))
+    print()
+    ratio = pct(admitted, 0.99) / unloaded_p99 if unloaded_p99 else float("nan")
+    print(f"offered {overload.offered_per_s:.1f} req/s; served {len(admitted) / args.seconds:.1f}")
+    print(f"admitted p99 / unloaded p99: {ratio:.2f} (target: at most 2)")
+    print(f"other statuses: {others or 'none'}; requests without an answer: {overload.failures}")
+    if overload.rss:
+        first, last, most = overload.rss[0], overload.rss[-1], max(overload.rss)
+        print(f"server RSS: {first:.0f} MiB at the start, {last:.0f} at the end, max {most:.0f}")
+    print(f"machine: {os.cpu_count()} cores, shared with the load generator")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if shutil.which("hey") is None:
+        raise SystemExit("the load generator `hey` is missing: apt install hey")
+    url = prepare(args)
+    log = ROOT / "bench" / "results" / "shedding-server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    server = start_server(args, url, log)
+    endpoint = f"http://{HOST}:{args.port}/graphql"
+    try:
+        unloaded = hey(endpoint, 1, args.probe_seconds).latencies.get(200, [])
+        busy = hey(endpoint, args.concurrency, args.probe_seconds).latencies.get(200, [])
+        capacity = len(busy) / args.probe_seconds
+        rate = capacity * args.factor
+        p50, p99 = pct(unloaded, 0.5) * 1e3, pct(unloaded, 0.99) * 1e3
+        print(f"unloaded: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        print(f"capacity: {capacity:.1f} req/s with {args.concurrency} clients")
+        print(f"offering {rate:.1f} req/s ({args.factor:g}x) for {args.seconds:g} s ...")
+        result = overload(endpoint, rate, args.seconds, server.pid, args.workers)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    report(args, unloaded, result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""`/graphql`: one GraphQL request over HTTP, from the bytes received to the bytes answered.
+
+read and check the request (graph/http/protocol.py) -> run it (the strawberry schema, with the
+request's context) -> encode the result in the media type negotiated. A request refused on the
+way answers a GraphQL error body with a status and a stable code; nothing reaches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import orjson
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from graph.errors import OperationResolutionError
+from graph.gql.context import GraphContext, RequestContext
+from graph.gql.errors import format_error
+from graph.http import observe
+from graph.http.protocol import (
+    BAD_REQUEST,
+    GRAPHQL_RESPONSE,
+    JSON,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_ALLOWED,
+    PREFLIGHT_HEADER,
+    GraphQLRequest,
+    TransportError,
+    check_post_headers,
+    document_shape,
+    parse_get_params,
+    parse_post_body,
+    response_media_type,
+)
+
+log = logging.getLogger("graph.http")
+
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+_QUERIES_ONLY = frozenset({OperationType.QUERY})
+_QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+def error_body(code: str, message: str, request_id: str | None) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"code": code}
+    if request_id:
+        extensions["requestId"] = request_id
+    return {"errors": [{"message": message, "extensions": extensions}]}
+
+
+def json_response(
+    body: Any, status: int, media: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    # The answer depends on Accept (its media type): caches must key on it.
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=f"{media}; charset=utf-8",
+        headers={"Vary": "Accept", **(headers or {})},
+    )
+
+
+class GraphQLEndpoint:
+    """The ASGI app mounted at /graphql."""
+
+    def __init__(self, graph: GraphContext, schema: strawberry.Schema) -> None:
+        self.graph = graph
+        self.schema = schema
+        self.settings = graph.settings
+        self.ide_html = get_graphql_ide_html("graphiql") if graph.settings.ide else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.answer(request)
+        await response(scope, receive, send)
+
+    async def answer(self, request: Request) -> Response:
+        request_id = observe.request_id(request.scope)
+        media = JSON
+        try:
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": ALLOWED_METHODS})
+            if request.method not in ("GET", "POST"):
+                raise TransportError(
+                    405,
+                    METHOD_NOT_ALLOWED,
+                    f"{request.method} is not a GraphQL method here: use POST (or GET for queries)",
+                    {"Allow": ALLOWED_METHODS},
+                )
+            if self._wants_ide(request):
+                return HTMLResponse(self.ide_html)
+            media = response_media_type(request.headers.get("accept"))
+            graphql_request = await self._read(request)
+        except TransportError as refusal:
+            return self.refusal(refusal, media, request_id)
+        return await self._run(request, graphql_request, media, request_id)
+
+    def refusal(self, refusal: TransportError, media: str, request_id: str | None) -> Response:
+        body = error_body(refusal.code, refusal.message, request_id)
+        return json_response(body, refusal.status, media, refusal.headers)
+
+    def _wants_ide(self, request: Request) -> bool:
+        """A browser opening /graphql gets GraphiQL: a GET accepting HTML (GraphiQL keeps
+        its query in the address, `?query=...`, so a reload must find it again)."""
+        if request.method != "GET" or self.ide_html is None:
+            return False
+        return "text/html" in request.headers.get("accept", "")
+
+    async def _read(self, request: Request) -> GraphQLRequest:
+        settings = self.settings
+        if request.method == "GET":
+            graphql_request = parse_get_params(request.query_params, settings.max_json_depth)
+            if not request.headers.get(PREFLIGHT_HEADER):
+                raise TransportError(
+                    400,
+                    BAD_REQUEST,
+                    "a GraphQL GET needs the header `GraphQL-Require-Preflight: 1` (protection "
+                    "against cross-site requests); or POST the query as application/json",
+                )
+        else:
+            check_post_headers(
+                request.headers.get("content-type"), request.headers.get("content-encoding")
+            )
+            body = await self._body(request)
+            graphql_request = parse_post_body(body, settings.max_json_depth)
+        shape = document_shape(graphql_request.query)
+        if shape.nesting > settings.max_document_nesting:
+            raise TransportError(
+                400,
+                LIMIT_EXCEEDED,
+                f"the query nests braces, brackets and parentheses {shape.nesting} deep, more "
+                f"than {settings.max_document_nesting} (GRAPH_MAX_DOCUMENT_NESTING)",
+            )
+        if shape.directives > settings.max_directives:
+            raise TransportError(
+                400,
+                LIMIT_EXCEEDED,
+                f"the query has {shape.directives} directives, more than "
+                f"{settings.max_directives} (GRAPH_MAX_DIRECTIVES)",
+            )
+        return graphql_request
+
+    async def _body(self, request: Request) -> bytes:
+        """The whole body, within the read timeout (a client that sends less than it
+        declared, or trickles, is cut off: 408)."""
+        try:
+            with anyio.fail_after(self.settings.body_timeout_s):
+                return await request.body()
+        except TimeoutError:
+            raise TransportError(
+                408,
+                "REQUEST_TIMEOUT",
+                f"the request body did not arrive within {self.settings.body_timeout_s:g} s",
+                {"Connection": "close"},
+            ) from None
+        except ClientDisconnect:
+            raise TransportError(400, BAD_REQUEST, "the client went away mid-body") from None
+
+    async def _run(
+        self, request: Request, graphql_request: GraphQLRequest, media: str, request_id: str | None
+    ) -> Response:
+        observe.note_operation(request.scope, graphql_request.operation_name)
+        context = RequestContext(self.graph, request, graphql_request.operation_name)
+        allowed = _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
+        try:
+            result = await self.schema.execute(
+                graphql_request.query,
+                variable_values=graphql_request.variables,
+                context_value=context,
+                operation_name=graphql_request.operation_name,
+                allowed_operation_types=allowed,
+            )
+        except InvalidOperationTypeError as exc:
+            what = "mutations" if exc.operation_type is OperationType.MUTATION else "it"
+            refusal = TransportError(
+                405,
+                METHOD_NOT_ALLOWED,
+                f"{what} cannot be sent with GET: POST them",
+                {"Allow": "POST"},
+            )
+            return self.refusal(refusal, media, request_id)
+        except CannotGetOperationTypeError:
+            error = OperationResolutionError(
+                f"the document has no operation named {graphql_request.operation_name!r}"
+                if graphql_request.operation_name
+                else "the document has no operation to run"
+            )
+            result = ExecutionResult(
+                data=None, errors=[GraphQLError(str(error), original_error=error)]
+            )
+        except MissingQueryError:
+            return self.refusal(
+                TransportError(400, BAD_REQUEST, "the `query` is empty"), media, request_id
+            )
+        return self.result_response(result, media, request_id)
+
+    def result_response(
+        self, result: ExecutionResult, media: str, request_id: str | None
+    ) -> Response:
+        """The GraphQL response. A request error (the document did not parse or validate, a
+        variable did not coerce, no operation to run) has no `data` and no error with a
+        path; under application/graphql-response+json it answers 400."""
+        debug = self.settings.debug
+        suggestions = self.settings.suggestions
+        errors = [
+            format_error(error, debug=debug, suggestions=suggestions)
+            for error in result.errors or []
+        ]
+        if request_id:
+            for error in errors:
+                error["extensions"]["requestId"] = request_id
+        request_error = result.data is None and all(not e.get("path") for e in errors)
+        body: dict[str, Any] = {} if request_error and errors else {"data": result.data}
+        if errors:
+            body["errors"] = errors
+        status = 400 if request_error and errors and media == GRAPHQL_RESPONSE else 200
+        unavailable = any(e["extensions"]["code"] == "SERVICE_UNAVAILABLE" for e in errors)
+        return json_response(body, status, media, {"Retry-After": "1"} if unavailable else None)
