@@ -229,7 +229,11 @@ def datetime_bucket_starts(
         starts.append(start)
         probe = start
         while True:
-            probe += _SHORTEST[unit]
+            try:
+                probe += _SHORTEST[unit]
+            except OverflowError:  # the last bucket before the end of year 9999
+                following = None
+                break
             following = datetime_bucket(probe, unit, zone_name)
             if following is None or following > start:
                 break

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
+from graph.spec.model import BIGINT_MAX, BIGINT_MIN
 from graph.sql.patterns import ESCAPE
 
 POSTGRESQL = "postgresql"
@@ -137,8 +138,23 @@ def list_elements(dialect: str, list_col: ColumnElement[Any]) -> Any:
     return _json_each(list_col)
 
 
+def _as_json_numbers(value: Any) -> Any:
+    """A JSON value with each integer outside 64 bits as the nearest double: what the same
+    value sent as a variable becomes (the transport parses JSON with orjson) and what stored
+    JSON holds (graph/sql/engine.py load_json); orjson cannot write such an integer."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if BIGINT_MIN <= value <= BIGINT_MAX else float(value)
+    if isinstance(value, list):
+        return [_as_json_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_json_numbers(item) for key, item in value.items()}
+    return value
+
+
 def json_contains(dialect: str, json_col: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    document = orjson.dumps(value).decode()
+    document = orjson.dumps(_as_json_numbers(value)).decode()
     if dialect == POSTGRESQL:
         contains = json_col.op("@>", return_type=Boolean())
         return contains(cast(literal(document, Text()), postgresql.JSONB()))
