@@ -20,9 +20,9 @@ from graph.gql.build import build_schema
 from graph.gql.context import GraphContext
 from graph.http import observe
 from graph.http.admission import BodySizeLimit, HeaderSizeLimit, InFlightLimit
-from graph.http.endpoint import GraphQLEndpoint, error_body, json_response
+from graph.http.endpoint import GraphQLEndpoint, json_response
 from graph.http.observe import RequestLog
-from graph.http.protocol import BAD_REQUEST, JSON, METHOD_NOT_ALLOWED
+from graph.http.protocol import BAD_REQUEST, JSON, METHOD_NOT_ALLOWED, error_body
 from graph.settings import Settings
 from graph.spec import load_spec
 from graph.sql.engine import build_engine

@@ -22,6 +22,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.http import observe
+from graph.http.protocol import error_body
 
 # Paths never shed: a load balancer must learn the process is alive and ready even when busy.
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
@@ -35,11 +36,7 @@ async def refuse(
     message: str,
     headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
-    extensions: dict[str, str] = {"code": code}
-    request_id = observe.request_id(scope)
-    if request_id:
-        extensions["requestId"] = request_id
-    body = orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
+    body = orjson.dumps(error_body(code, message, observe.request_id(scope)))
     await send(
         {
             "type": "http.response.start",

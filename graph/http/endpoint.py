@@ -39,6 +39,7 @@ from graph.http.protocol import (
     TransportError,
     check_post_headers,
     document_shape,
+    error_body,
     parse_get_params,
     parse_post_body,
     response_media_type,
@@ -49,13 +50,6 @@ log = logging.getLogger("graph.http")
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 _QUERIES_ONLY = frozenset({OperationType.QUERY})
 _QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
-
-
-def error_body(code: str, message: str, request_id: str | None) -> dict[str, Any]:
-    extensions: dict[str, Any] = {"code": code}
-    if request_id:
-        extensions["requestId"] = request_id
-    return {"errors": [{"message": message, "extensions": extensions}]}
 
 
 def json_response(

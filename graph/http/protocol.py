@@ -58,6 +58,14 @@ class GraphQLRequest:
     extensions: dict[str, Any] | None = None
 
 
+def error_body(code: str, message: str, request_id: str | None) -> dict[str, Any]:
+    """The GraphQL error body of a refusal: one error, its code, and the request's id."""
+    extensions: dict[str, Any] = {"code": code}
+    if request_id:
+        extensions["requestId"] = request_id
+    return {"errors": [{"message": message, "extensions": extensions}]}
+
+
 # -- the answer's media type ------------------------------------------------------------------
 
 
