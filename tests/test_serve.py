@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,22 +13,16 @@ from graph.spec.model import Spec
 from graph.sql.ddl import create_schema
 from graph.sql.tables import Catalog
 from tests.databases import TestDatabase
+from tests.servers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_serve_answers_graphql_and_health(
     empty_db: TestDatabase, spec: Spec, catalog: Catalog
 ) -> None:
     create_schema(empty_db.engine, catalog)
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -48,14 +40,7 @@ def test_serve_answers_graphql_and_health(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("server did not become ready")
+        wait_ready(base, 100)
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         answer = httpx.post(f"{base}/graphql", json={"query": "{ executionLogs { id } }"})
         assert answer.json() == {"data": {"executionLogs": []}}

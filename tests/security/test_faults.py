@@ -39,6 +39,7 @@ import pytest
 from graph.sql.ddl import create_schema
 from graph.sql.engine import build_engine
 from graph.sql.tables import Catalog
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN_ENV = "GRAPH_TEST_PG_BIN"
@@ -62,13 +63,6 @@ POLL_S = 0.05
 
 def say(message: str) -> None:
     print(f"[faults] {message}", flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _server_env(extra: dict[str, str]) -> dict[str, str]:
@@ -206,7 +200,7 @@ class Server:
 
 
 def _spawn(name: str, url: str, folder: Path, env: dict[str, str]) -> Server:
-    port = _free_port()
+    port = free_port()
     log_path = folder / f"server-{name}.log"
     command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(port)]
     command += ["--database", url, "--log-level", "warning"]
@@ -285,7 +279,7 @@ def fleet(catalog: Catalog) -> Iterator[Fleet]:
         elif isinstance(prefix, str):
             fleet.no_postgres = prefix
         else:
-            postgres = Postgres(pg_bin, folder, _free_port(), prefix)
+            postgres = Postgres(pg_bin, folder, free_port(), prefix)
             postgres.init()
             fleet.postgres = postgres
             postgres.start()

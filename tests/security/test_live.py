@@ -21,6 +21,7 @@ import pytest
 from graph.sql.ddl import create_schema
 from graph.sql.tables import Catalog
 from tests.databases import BACKENDS, TestDatabase, fresh_database
+from tests.servers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT_SCRIPT = Path(__file__).with_name("graphql_http_audit.mjs")
@@ -38,13 +39,6 @@ class LiveServer:
         return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, catalog: Catalog
@@ -56,7 +50,7 @@ def live(
 
 def _serve(db: TestDatabase, catalog: Catalog, folder: Path) -> Iterator[LiveServer]:
     create_schema(db.engine, catalog)
-    port = _free_port()
+    port = free_port()
     log_path = folder / "server.log"
     env = {**os.environ, "GRAPH_BODY_TIMEOUT_S": "1"}
     command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(port)]
@@ -66,14 +60,7 @@ def _serve(db: TestDatabase, catalog: Catalog, folder: Path) -> Iterator[LiveSer
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError(f"server did not become ready: {log_path.read_text()}")
+        wait_ready(base, 150, lambda: f": {log_path.read_text()}")
         yield LiveServer(base, process, log_path)
     finally:
         process.terminate()
