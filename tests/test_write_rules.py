@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from graph.settings import Settings
 from graph.spec import Spec
 from graph.sql.engine import build_engine
 from graph.sql.tables import Catalog
@@ -581,10 +582,15 @@ async def test_concurrent_runs_and_delete_of_their_playbook(
     """execution_logs -> playbooks: on_missing allow, on_delete restrict. A log may name a
     playbook that is gone only when it was written after the delete: the delete succeeds
     only if no log that names the playbook was committed before it."""
-    deleter = api_for(second_engine, api.graph.spec, api.graph.catalog)
+    # 17 writes at once, each waiting for SQLite's one write lock on a busy machine: room for
+    # all of them in flight, so that load shedding (tests/security/test_admission.py) does not
+    # answer some with 503 before the rules under test are reached.
+    roomy = Settings(max_in_flight=32)
+    writer = api_for(api.db, api.graph.spec, api.graph.catalog, roomy)
+    deleter = api_for(second_engine, api.graph.spec, api.graph.catalog, roomy)
     await add(api, "Playbooks", "Playbook", playbook("P"))
     calls = [
-        api.post(
+        writer.post(
             insert("ExecutionLogs", "ExecutionLog"), {"rows": [log(f"E{i}", linkedPlaybookId="P")]}
         )
         for i in range(16)
