@@ -18,7 +18,7 @@ from graph.errors import UserInputError
 from graph.plan import SortKey
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldType, Spec
 from graph.sql import filters
-from graph.sql.types import Unbounded
+from graph.sql.types import Beyond, Unbounded, beyond_from_cursor
 from graph.texts import date_from_text, datetime_from_text
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -84,17 +84,22 @@ def _uuid(value: Any) -> str:
     return filters.canonical_uuid(_text(value))
 
 
-def _moment(value: Any) -> dt.datetime | Unbounded:
-    """An instant as encode_cursor writes it, within years 1..9999 in UTC (the offset
-    applied), or the end of time a PostgreSQL `infinity` lies towards."""
+def _moment(value: Any) -> dt.datetime | Unbounded | Beyond:
+    """An instant as encode_cursor writes it: within years 1..9999 in UTC (the offset
+    applied), a PostgreSQL `infinity`, or an instant PostgreSQL holds beyond those years."""
     text = _text(value)
     if text in (Unbounded.FUTURE.value, Unbounded.PAST.value):
         return Unbounded(text)
-    return datetime_from_text(text)
+    return beyond_from_cursor(text, "instant") or datetime_from_text(text)
 
 
-def _day(value: Any) -> dt.date:
-    return date_from_text(_text(value))
+def _day(value: Any) -> dt.date | Unbounded | Beyond:
+    """A day as encode_cursor writes it: within years 1..9999, a PostgreSQL `infinity`, or a
+    day PostgreSQL holds beyond those years."""
+    text = _text(value)
+    if text in (Unbounded.FUTURE.value, Unbounded.PAST.value):
+        return Unbounded(text)
+    return beyond_from_cursor(text, "day") or date_from_text(text)
 
 
 # How each sort key type comes back out of a cursor; anything else means it was altered.
@@ -130,6 +135,8 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Unbounded):
         return value.value
+    if isinstance(value, Beyond):
+        return value.text
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, Decimal):

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 
 from graph.sql import dialects
-from graph.sql.types import UtcDateTime
+from graph.sql.types import CalendarDate, UtcDateTime
 
 # Gregorian calendars repeat every 400 years to the weekday, and the tz database's rules are
 # the same far back (local mean time) and far ahead (the last rule): shifting by one cycle
@@ -112,7 +112,7 @@ def bucket(dialect: str, column: Any, is_date: bool, unit: str, zone: str) -> Co
     """The bucket of `column` (a date or a datetime column) as an SQL expression whose result
     reads back as a date or an aware datetime."""
     if is_date:
-        return type_coerce(_date_bucket(dialect, column, unit), Date())
+        return type_coerce(_date_bucket(dialect, column, unit), CalendarDate())
     if dialect == dialects.POSTGRESQL:
         local = func.timezone(literal(zone), column)  # `column AT TIME ZONE zone`
         if unit == "hour":

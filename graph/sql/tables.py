@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    Date,
     Float,
     Identity,
     Index,
@@ -32,7 +31,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeEngine
 
 from graph.spec.model import FieldSpec, FieldType, Spec, TableSpec
-from graph.sql.types import ScalarList, UtcDateTime, json_type, uuid_type
+from graph.sql.types import CalendarDate, ScalarList, UtcDateTime, json_type, uuid_type
 
 
 class utc_now(FunctionElement[Any]):  # noqa: N801 - reads like the SQL function it renders
@@ -70,7 +69,7 @@ def column_type(field: FieldSpec) -> TypeEngine[Any]:
         FieldType.BIGINT: BigInteger().with_variant(Integer(), "sqlite"),
         FieldType.FLOAT: Float(),
         FieldType.BOOL: Boolean(),
-        FieldType.DATE: Date(),
+        FieldType.DATE: CalendarDate(),
         FieldType.DATETIME: UtcDateTime(),
         FieldType.JSON: json_type(),
         FieldType.UUID: uuid_type(),

@@ -596,6 +596,13 @@ CURSOR_EDITS: dict[str, tuple[int, Any]] = {
     "datetime at 24:00": (STARTED_AT, "2026-01-01T24:00:00+00:00"),
     "datetime as a number": (STARTED_AT, 1767225600),
     "datetime with NUL": (STARTED_AT, "2026-01-01T00:00:00+00:00\x00"),
+    # PostgreSQL's own form, which cursors use beyond the years 1..9999 only.
+    "beyond-form of a year Python holds": (STARTED_AT, "2026-01-01T00:00:00.000000 AD"),
+    "beyond-form past PostgreSQL's last year": (STARTED_AT, "294277-01-01T00:00:00.000000 AD"),
+    "beyond-form before 4713 BC": (STARTED_AT, "4714-01-01T00:00:00.000000 BC"),
+    "beyond-form of month 13": (STARTED_AT, "20000-13-01T00:00:00.000000 AD"),
+    "beyond-form of 29 February in a common year": (STARTED_AT, "20001-02-29T00:00:00.000000 AD"),
+    "beyond-form at 24:00": (STARTED_AT, "20000-01-01T24:00:00.000000 AD"),
     "string as a number": (COMPONENT, 42),
     "string as true": (COMPONENT, True),
     "string with NUL": (COMPONENT, "auth\x00service"),
@@ -655,6 +662,9 @@ async def test_a_string_that_is_no_cursor_of_this_ordering_is_refused(
         (STARTED_AT, "infinity"),  # PostgreSQL's instant after every other
         (STARTED_AT, "-infinity"),
         (STARTED_AT, "2026-01-01T01:00:00+01:00"),  # any offset, as RFC 3339 allows
+        (STARTED_AT, "0044-03-15T12:00:00.000000 BC"),  # PostgreSQL's instants beyond 1..9999
+        (STARTED_AT, "20000-02-29T00:00:00.000000 AD"),
+        (STARTED_AT, "0001-02-29T00:00:00.000000 BC"),  # 1 BC is a leap year
         (COMPONENT, None),
         (DURATION, -(2**63)),
         (EXIT_CODE, -(2**31)),
@@ -810,9 +820,95 @@ async def test_a_stored_infinite_instant_reads_as_null_and_pages_in_place(
         )
     )
     assert beyond["codebases"] == [{"repoName": n, "lastCommitAt": None} for n in BEYOND_YEARS]
+    # Walked one row a page, each cursor holds the exact instant: no row twice, none left out.
+    walked = await walk_one_by_one(stored, "codebasesConnection", "lastCommitAt: ASC", "repoName")
+    assert walked == ["44 BC", "year 20000"]
     assert beyond["codebasesAggregate"] == [
         {"max": {"lastCommitAt": None}, "min": {"lastCommitAt": None}}
     ]
+
+
+async def walk_one_by_one(app: Any, root: str, order: str, name: str) -> list[str]:
+    """The `name` of every row of the connection `root`, one row a page, by `order`."""
+    names: list[str] = []
+    after = None
+    while len(names) < 10:
+        page = answer(
+            await post(
+                app,
+                f"query($after: String) {{ {root}(first: 1, after: $after, orderBy: [{{{order}}}])"
+                f" {{ edges {{ node {{ {name} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+                {"after": after},
+            )
+        )[root]
+        names += [edge["node"][name] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    return names
+
+
+# Days PostgreSQL's date holds and Python cannot (compliance reports' next_audit_date), in the
+# order PostgreSQL sorts them, ascending with nulls last.
+DAYS = {
+    "minus infinity": "-infinity",
+    "44 BC": "0044-03-15 BC",
+    "ordinary": "2026-05-01",
+    "year 20000": "20000-01-01",
+    "infinity": "infinity",
+    "absent": None,
+}
+
+
+async def test_stored_days_beyond_the_years_read_as_null_and_page_in_place(
+    shipped_db: TestDatabase, spec: Spec, catalog: Catalog, stored: Any
+) -> None:
+    """Rows, extremes, groups (a bucket too) and a keyset walk over days no Python date can
+    hold: null where shown, in the database's order when walked, never an error."""
+    if shipped_db.backend != "postgresql":
+        pytest.skip("only PostgreSQL stores a day outside the years 1..9999")
+    table = "memory_compliance_reports"
+    Registry(spec, shipped_db.engine).insert_rows(
+        table,
+        [
+            {
+                "report_id": f"R-{index}",
+                "title": name,
+                "compliance_framework": "gdpr",
+                "report_type": "audit",
+                "compliance_status": "compliant",
+            }
+            for index, name in enumerate(DAYS)
+        ],
+    )
+    with shipped_db.engine.begin() as conn:
+        for name, day in DAYS.items():
+            conn.execute(
+                text(f"UPDATE {table} SET next_audit_date = CAST(:day AS date) WHERE title = :t"),
+                {"day": day, "t": name},
+            )
+    data = answer(await post(stored, "{ complianceReports { title nextAuditDate } }"))
+    read = {row["title"]: row["nextAuditDate"] for row in data["complianceReports"]}
+    assert read == {name: "2026-05-01" if name == "ordinary" else None for name in DAYS}
+    groups = answer(
+        await post(
+            stored,
+            "{ a: complianceReportsAggregate { min { nextAuditDate } max { nextAuditDate } }"
+            " b: complianceReportsAggregate(groupBy: [{field: NEXT_AUDIT_DATE}]) { count }"
+            " c: complianceReportsAggregate(groupBy: [{field: NEXT_AUDIT_DATE, bucket: WEEK}])"
+            " { key { nextAuditDate } count } }",
+        )
+    )
+    assert groups["a"] == [{"min": {"nextAuditDate": None}, "max": {"nextAuditDate": None}}]
+    assert sum(group["count"] for group in groups["b"]) == len(DAYS)
+    weeks = {group["key"]["nextAuditDate"] for group in groups["c"]}
+    assert "2026-04-27" in weeks and weeks <= {"2026-04-27", None}
+
+    ascending = list(DAYS)
+    root = "complianceReportsConnection"
+    assert await walk_one_by_one(stored, root, "nextAuditDate: ASC", "title") == ascending
+    descending = [ascending[-1], *reversed(ascending[:-1])]
+    assert await walk_one_by_one(stored, root, "nextAuditDate: DESC", "title") == descending
 
 
 # -- the Python registry ---------------------------------------------------------------------------
