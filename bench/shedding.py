@@ -7,15 +7,15 @@ the requests it admits keep their latency while the excess is refused fast.
    and `grace-graph serve` with one worker on it.
 2. Unloaded: one client, back to back, for --probe-seconds: p50 and p99 of the query.
 3. Capacity: --concurrency clients back to back for --probe-seconds: requests per second.
-4. Overload: requests sent at --factor x capacity on a fixed schedule (an open loop: each
-   starts at its time whether or not earlier ones have answered, as independent users do),
-   for --seconds. Each answer is recorded with its status and latency; the server's memory
-   is sampled every second.
+4. Overload: requests sent at --factor x capacity on an even schedule (an open loop: each
+   starts at its time whether or not earlier ones have answered, as independent users do;
+   bench/loadgen.py), for --seconds. Each answer is recorded with its status and latency;
+   the server's memory is sampled every second.
 
 Printed: admitted requests and their p50/p99 beside the unloaded p99 (the target: within 2x),
 refused requests (503) and their p99, any other status (the target: zero 500s), and the
-server's memory at the start and the end of the overload. The load generator is Python
-(httpx, asyncio): it shares the two cores with the server, which the report states.
+server's memory at the start and the end of the overload. The load generator runs in this
+process and shares the machine's cores with the server, which the report states.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -35,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import loadgen
 import orjson
 import psycopg
 from psycopg import sql
@@ -47,6 +46,7 @@ QUERY = (
     " { executionId component status startedAt durationMs"
     " playbook { playbookName successRate } } }"
 )
+BODY = orjson.dumps({"query": QUERY})
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -59,7 +59,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--probe-seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--factor", type=float, default=3.0)
-    parser.add_argument("--workers", type=int, default=200, help="clients of the overload")
     parser.add_argument("--max-in-flight", type=int, default=None, help="GRAPH_MAX_IN_FLIGHT")
     parser.add_argument("--max-queued", type=int, default=None, help="GRAPH_MAX_QUEUED")
     parser.add_argument("--queue-wait", type=float, default=None, help="GRAPH_QUEUE_WAIT_S")
@@ -124,40 +123,13 @@ def pct(values: list[float], fraction: float) -> float:
 @dataclass
 class Overload:
     offered_per_s: float
-    latencies: dict[int, list[float]] = field(default_factory=dict)
-    failures: int = 0
+    answers: loadgen.Answers
     rss: list[float] = field(default_factory=list)
 
 
-def hey(url: str, workers: int, seconds: float, per_worker_qps: float | None = None) -> Overload:
-    """Run `hey` (one line per request: its latency and status) and collect its answers."""
-    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as body:
-        body.write(orjson.dumps({"query": QUERY}))
-    command = ["hey", "-z", f"{seconds:g}s", "-c", str(workers), "-m", "POST"]
-    command += ["-T", "application/json", "-D", body.name, "-t", "30", "-o", "csv"]
-    if per_worker_qps is not None:
-        command += ["-q", f"{per_worker_qps:g}"]
-    try:
-        done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
-    finally:
-        Path(body.name).unlink()
-    result = Overload(0.0)
-    for line in done.stdout.splitlines()[1:]:
-        fields = line.split(",")
-        if len(fields) < 7:
-            continue
-        status = int(fields[6]) if fields[6].isdigit() else 0
-        if status == 0:
-            result.failures += 1
-        else:
-            result.latencies.setdefault(status, []).append(float(fields[0]))
-    return result
-
-
-def overload(url: str, rate: float, seconds: float, pid: int, workers: int) -> Overload:
-    """`rate` requests per second for `seconds`, from `workers` clients each paced at
-    rate/workers: each waits for its answer, so with enough workers the offered rate holds
-    while the server is slow (the refused answer at once)."""
+def overload(args: argparse.Namespace, rate: float, pid: int) -> Overload:
+    """`rate` requests per second for --seconds, on an even schedule, while the server's
+    memory is sampled every second."""
     samples: list[float] = []
     stop = threading.Event()
 
@@ -168,13 +140,11 @@ def overload(url: str, rate: float, seconds: float, pid: int, workers: int) -> O
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        result = hey(url, workers, seconds, rate / workers)
+        answers = loadgen.open_loop(HOST, args.port, "/graphql", BODY, rate, args.seconds)
     finally:
         stop.set()
         sampler.join()
-    result.offered_per_s = rate
-    result.rss = samples
-    return result
+    return Overload(rate, answers, samples)
 
 
 def row(name: str, latencies: list[float]) -> str:
@@ -183,9 +153,10 @@ def row(name: str, latencies: list[float]) -> str:
 
 
 def report(args: argparse.Namespace, unloaded: list[float], overload: Overload) -> None:
-    admitted = overload.latencies.get(200, [])
-    refused = overload.latencies.get(503, [])
-    others = {s: len(v) for s, v in overload.latencies.items() if s not in (200, 503)}
+    latencies = overload.answers.latencies
+    admitted = latencies.get(200, [])
+    refused = latencies.get(503, [])
+    others = {s: len(v) for s, v in latencies.items() if s not in (200, 503)}
     unloaded_p99 = pct(unloaded, 0.99)
     print()
     print("| | requests | p50 ms | p99 ms |")
@@ -197,7 +168,8 @@ def report(args: argparse.Namespace, unloaded: list[float], overload: Overload) 
     ratio = pct(admitted, 0.99) / unloaded_p99 if unloaded_p99 else float("nan")
     print(f"offered {overload.offered_per_s:.1f} req/s; served {len(admitted) / args.seconds:.1f}")
     print(f"admitted p99 / unloaded p99: {ratio:.2f} (target: at most 2)")
-    print(f"other statuses: {others or 'none'}; requests without an answer: {overload.failures}")
+    unanswered = overload.answers.failures
+    print(f"other statuses: {others or 'none'}; requests without an answer: {unanswered}")
     if overload.rss:
         first, last, most = overload.rss[0], overload.rss[-1], max(overload.rss)
         print(f"server RSS: {first:.0f} MiB at the start, {last:.0f} at the end, max {most:.0f}")
@@ -206,28 +178,27 @@ def report(args: argparse.Namespace, unloaded: list[float], overload: Overload) 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    if shutil.which("hey") is None:
-        raise SystemExit("the load generator `hey` is missing: apt install hey")
     url = prepare(args)
     log = ROOT / "bench" / "results" / "shedding-server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     server = start_server(args, url, log)
-    endpoint = f"http://{HOST}:{args.port}/graphql"
     try:
-        unloaded = hey(endpoint, 1, args.probe_seconds).latencies.get(200, [])
-        busy = hey(endpoint, args.concurrency, args.probe_seconds).latencies.get(200, [])
-        capacity = len(busy) / args.probe_seconds
+        probe = args.probe_seconds
+        unloaded = loadgen.closed_loop(HOST, args.port, "/graphql", BODY, 1, probe)
+        busy = loadgen.closed_loop(HOST, args.port, "/graphql", BODY, args.concurrency, probe)
+        unloaded_ok, busy_ok = unloaded.latencies.get(200, []), busy.latencies.get(200, [])
+        capacity = len(busy_ok) / args.probe_seconds
         rate = capacity * args.factor
-        p50, p99 = pct(unloaded, 0.5) * 1e3, pct(unloaded, 0.99) * 1e3
+        p50, p99 = pct(unloaded_ok, 0.5) * 1e3, pct(unloaded_ok, 0.99) * 1e3
         print(f"unloaded: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
         print(f"capacity: {capacity:.1f} req/s with {args.concurrency} clients")
         print(f"offering {rate:.1f} req/s ({args.factor:g}x) for {args.seconds:g} s ...")
-        result = overload(endpoint, rate, args.seconds, server.pid, args.workers)
+        result = overload(args, rate, server.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    report(args, unloaded, result)
+    report(args, unloaded_ok, result)
 
 
 if __name__ == "__main__":
