@@ -87,12 +87,19 @@ class Settings:
     statement_timeout_s: float = 5.0
     pool_timeout_s: float = 3.0
     # Requests one server process runs at once, and how many more may wait (each at most
-    # queue_wait_s) for one to finish; any other is refused at once (503).
+    # queue_wait_s) for one to finish; any other is refused at once (503). With
+    # adaptive_in_flight the bound follows the process's CPU between 1 and max_in_flight
+    # (graph/http/admission.py says how); without it, it is max_in_flight.
     max_in_flight: int = 8
+    adaptive_in_flight: bool = True
     max_queued: int = 64
     queue_wait_s: float = 1.0
-    # Total size of a request's headers (then 431).
+    # Total size of a request's headers (then 431); seconds a client may take to send a
+    # request's line and headers (then 408), and connections one process holds (then 503):
+    # both enforced where the bytes arrive (graph/http/connection.py).
     max_header_bytes: int = 16_384
+    header_timeout_s: float = 10.0
+    max_connections: int = 1000
     # Origins whose pages may call the API from a browser (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
     cors_credentials: bool = False
@@ -140,9 +147,12 @@ class Settings:
             statement_timeout_s=_env_float("GRAPH_STATEMENT_TIMEOUT_S", 5.0),
             pool_timeout_s=_env_float("GRAPH_POOL_TIMEOUT_S", 3.0),
             max_in_flight=_env_int("GRAPH_MAX_IN_FLIGHT", 8),
+            adaptive_in_flight=_env_bool("GRAPH_ADAPTIVE_IN_FLIGHT", default=True),
             max_queued=_env_int("GRAPH_MAX_QUEUED", 64),
             queue_wait_s=_env_float("GRAPH_QUEUE_WAIT_S", 1.0),
             max_header_bytes=_env_int("GRAPH_MAX_HEADER_BYTES", 16_384),
+            header_timeout_s=_env_float("GRAPH_HEADER_TIMEOUT_S", 10.0),
+            max_connections=_env_int("GRAPH_MAX_CONNECTIONS", 1000),
             cors_origins=_env_list("GRAPH_CORS_ORIGINS"),
             cors_credentials=_env_bool("GRAPH_CORS_CREDENTIALS"),
             cors_max_age_s=_env_int("GRAPH_CORS_MAX_AGE_S", 600),

@@ -134,7 +134,9 @@ async def test_requests_beyond_the_bound_are_shed_at_once() -> None:
     """Two requests in flight (held open), no queue: a third is refused in milliseconds;
     health passes; once they finish, the next is admitted."""
     release = threading.Event()
-    limit = InFlightLimit(held_app(release), max_in_flight=2, max_queued=0, queue_wait_s=5)
+    limit = InFlightLimit(
+        held_app(release), max_in_flight=2, max_queued=0, queue_wait_s=5, adaptive=False
+    )
     transport = httpx.ASGITransport(app=limit)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         held = [asyncio.create_task(client.get("/slow")) for _ in range(2)]
@@ -155,9 +157,11 @@ async def test_requests_beyond_the_bound_are_shed_at_once() -> None:
 async def test_the_queue_is_bounded_in_length_and_in_wait() -> None:
     """One in flight, one place in the queue: the second waits and is admitted when the
     first ends; a third, finding the queue full, is refused at once; a queued request that
-    waits past queue_wait_s is refused then."""
+    waits past queue_wait_s is refused then. (A queue that stands a minute is still a burst
+    here: the overload rules have their own tests.)"""
     release = threading.Event()
-    limit = InFlightLimit(held_app(release), max_in_flight=1, max_queued=1, queue_wait_s=5)
+    fixed = {"adaptive": False, "standing_queue_s": 60}
+    limit = InFlightLimit(held_app(release), max_in_flight=1, max_queued=1, queue_wait_s=5, **fixed)
     transport = httpx.ASGITransport(app=limit)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         first = asyncio.create_task(client.get("/slow"))
@@ -170,7 +174,9 @@ async def test_the_queue_is_bounded_in_length_and_in_wait() -> None:
         release.set()
         assert (await first).status_code == 200 and (await second).status_code == 200
     release = threading.Event()
-    impatient = InFlightLimit(held_app(release), max_in_flight=1, max_queued=1, queue_wait_s=0.2)
+    impatient = InFlightLimit(
+        held_app(release), max_in_flight=1, max_queued=1, queue_wait_s=0.2, **fixed
+    )
     transport = httpx.ASGITransport(app=impatient)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         first = asyncio.create_task(client.get("/slow"))
@@ -181,3 +187,119 @@ async def test_the_queue_is_bounded_in_length_and_in_wait() -> None:
         assert waited.status_code == 503 and 0.15 < time.monotonic() - started < 2
         release.set()
         assert (await first).status_code == 200
+
+
+def recording_app(release: threading.Event, order: list[str]) -> Any:
+    """Like held_app, and records the paths it answers, in order."""
+    held = held_app(release)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await held(scope, receive, send)
+        order.append(scope["path"])
+
+    return app
+
+
+async def until(condition: Any, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        await asyncio.sleep(0.005)
+
+
+def overload_after_50_ms(app: Any, overloaded_wait_s: float) -> InFlightLimit:
+    """One in flight, a queue that is an overload once it has stood 50 ms, a fixed bound."""
+    return InFlightLimit(
+        app,
+        max_in_flight=1,
+        max_queued=10,
+        queue_wait_s=5,
+        standing_queue_s=0.05,
+        overloaded_wait_s=overloaded_wait_s,
+        adaptive=False,
+    )
+
+
+async def test_in_an_overload_waiters_get_milliseconds_and_the_stale_are_refused() -> None:
+    """Once the queue has stood (here 50 ms), a newcomer waits only `overloaded_wait_s`
+    (here 50 ms, not the 5 s of a burst), and those that waited longer are refused when a
+    slot frees instead of being served late."""
+    release = threading.Event()
+    limit = overload_after_50_ms(held_app(release), overloaded_wait_s=0.05)
+    transport = httpx.ASGITransport(app=limit)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        first = asyncio.create_task(client.get("/slow"))
+        await until(lambda: limit.in_flight == 1)
+        early = asyncio.create_task(client.get("/early"))
+        await until(lambda: limit.queued == 1)
+        await asyncio.sleep(0.2)  # the queue stands
+        started = time.monotonic()
+        late = await client.get("/late")
+        assert late.status_code == 503 and time.monotonic() - started < 1.0
+        release.set()
+        assert (await first).status_code == 200
+        refused = await early
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert limit.in_flight == 0 and limit.queued == 0
+
+
+async def test_in_an_overload_the_newest_waiter_is_served_first() -> None:
+    """Adaptive LIFO: the newest waiter still has its client's patience; the oldest is the
+    one most likely to have been given up on."""
+    release = threading.Event()
+    order: list[str] = []
+    limit = overload_after_50_ms(recording_app(release, order), overloaded_wait_s=3)
+    transport = httpx.ASGITransport(app=limit)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        first = asyncio.create_task(client.get("/slow"))
+        await until(lambda: limit.in_flight == 1)
+        older = asyncio.create_task(client.get("/older"))
+        await until(lambda: limit.queued == 1)
+        await asyncio.sleep(0.2)  # the queue stands
+        newer = asyncio.create_task(client.get("/newer"))
+        await until(lambda: limit.queued == 2)
+        release.set()
+        answers = await asyncio.gather(first, older, newer)
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert order == ["/slow", "/newer", "/older"]
+
+
+def computing_app() -> Any:
+    """An ASGI app that computes for 5 ms per request, holding the CPU."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        deadline = time.process_time() + 0.005
+        while time.process_time() < deadline:
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+async def test_the_bound_falls_while_the_process_computes_and_rises_while_it_waits() -> None:
+    """Requests that compute: one more in flight only slows every one down, so the bound
+    falls to 1. Requests that wait (on the database, here on an event) leave the CPU idle,
+    so the bound climbs back to max_in_flight and they run side by side."""
+    release = threading.Event()
+    computing = computing_app()
+    waiting = held_app(release)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await (waiting if scope["path"] == "/slow" else computing)(scope, receive, send)
+
+    limit = InFlightLimit(app, max_in_flight=8, max_queued=64, queue_wait_s=5)
+    transport = httpx.ASGITransport(app=limit)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+        async def compute_until_the_bound_is_one() -> None:
+            deadline = time.monotonic() + 10
+            while limit.limit > 1 and time.monotonic() < deadline:
+                await client.get("/compute")
+
+        await asyncio.gather(*(compute_until_the_bound_is_one() for _ in range(8)))
+        assert limit.limit == 1
+        held = [asyncio.create_task(client.get("/slow")) for _ in range(8)]
+        await until(lambda: limit.in_flight == 8, timeout_s=10)
+        release.set()
+        assert [r.status_code for r in await asyncio.gather(*held)] == [200] * 8

@@ -290,11 +290,13 @@ def fleet(catalog: Catalog) -> Iterator[Fleet]:
                 engine.dispose()
             say(f"PostgreSQL {pg_bin} on port {postgres.port}, run as {prefix or 'this user'}")
             fleet.servers["pg"] = _spawn("pg", postgres.url, folder, limited)
-            # Room for all 20 at once: none waits for admission or for a pooled connection.
+            # Room for all 20 at once: none waits for admission or for a pooled connection
+            # (a fixed bound: one that follows the CPU could be low after the start-up).
             drain = {
                 "GRAPH_STATEMENT_TIMEOUT_S": "10",
                 "GRAPH_DB_POOL_SIZE": str(DRAINED),
                 "GRAPH_MAX_IN_FLIGHT": str(DRAINED + 4),
+                "GRAPH_ADAPTIVE_IN_FLIGHT": "0",
             }
             fleet.servers["pg_drain"] = _spawn("pg_drain", postgres.url, folder, drain)
 
