@@ -333,6 +333,9 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        # uvicorn's httptools protocol, with deadlines and bounds on what a connection may
+        # send before the application sees a request (slow and huge heads).
+        http="graph.http.connection:GuardedHttpToolsProtocol",
     )
 
 
