@@ -104,6 +104,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     cors_credentials: bool = False
     cors_max_age_s: int = 600
+    # Root fields answered by one SQL statement that builds their JSON (graph/gql/compiled.py)
+    # where the compiler handles their selection; off: every field takes the reference path.
+    compiled: bool = True
 
     def __post_init__(self) -> None:
         if "*" in self.cors_origins and self.cors_credentials:
@@ -148,6 +151,7 @@ class Settings:
             pool_timeout_s=_env_float("GRAPH_POOL_TIMEOUT_S", 3.0),
             max_in_flight=_env_int("GRAPH_MAX_IN_FLIGHT", 8),
             adaptive_in_flight=_env_bool("GRAPH_ADAPTIVE_IN_FLIGHT", default=True),
+            compiled=_env_bool("GRAPH_COMPILED", default=True),
             max_queued=_env_int("GRAPH_MAX_QUEUED", 64),
             queue_wait_s=_env_float("GRAPH_QUEUE_WAIT_S", 1.0),
             max_header_bytes=_env_int("GRAPH_MAX_HEADER_BYTES", 16_384),

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from graph.settings import Settings
+from graph.spec import Spec
 from graph.sql.tables import Catalog
 from tests.api import Api
+from tests.databases import TestDatabase
 from tests.rows import all_rows
+
+
+@pytest.fixture
+def reference(seeded_db: TestDatabase, spec: Spec, catalog: Catalog) -> Api:
+    """The API without the compiled path: every relation level is a statement of its own
+    (tests/test_compiled.py covers the compiled path: one statement per root field)."""
+    return Api(seeded_db, spec, catalog, Settings(compiled=False))
+
 
 TRAVERSAL = """
 query Traversal($n: Int!) {
@@ -31,13 +44,15 @@ def _failed_logs(api: Api, catalog: Catalog) -> list[dict[str, Any]]:
 
 
 async def test_traversal_matches_tables_and_costs_four_statements(
-    api: Api, catalog: Catalog
+    reference: Api, api: Api, catalog: Catalog
 ) -> None:
-    data, statements = await api.counted(TRAVERSAL, {"n": 50})
+    data, statements = await reference.counted(TRAVERSAL, {"n": 50})
+    assert statements == 4  # logs, playbooks, work orders, tickets: not one per row
+    compiled, one = await api.counted(TRAVERSAL, {"n": 50})
+    assert compiled == data and one == 1
     logs = data["executionLogs"]
     expected = _failed_logs(api, catalog)[:50]
     assert [log["executionId"] for log in logs] == [r["execution_id"] for r in expected]
-    assert statements == 4  # logs, playbooks, work orders, tickets: not one per row
     playbooks = {r["playbook_name"]: r for r in all_rows(api.db, catalog, "self_healing")}
     orders = {r["work_order_id"]: r for r in all_rows(api.db, catalog, "coding_agent")}
     tickets = all_rows(api.db, catalog, "feedback")
@@ -55,17 +70,21 @@ async def test_traversal_matches_tables_and_costs_four_statements(
     assert linked > 0, "sample data should link failed logs to playbooks and tickets"
 
 
-async def test_statement_count_does_not_grow_with_rows(api: Api) -> None:
+async def test_statement_count_does_not_grow_with_rows(reference: Api, api: Api) -> None:
+    _, few = await reference.counted(TRAVERSAL, {"n": 3})
+    _, many = await reference.counted(TRAVERSAL, {"n": 200})
+    assert few == many == 4
     _, few = await api.counted(TRAVERSAL, {"n": 3})
     _, many = await api.counted(TRAVERSAL, {"n": 200})
-    assert few == many == 4
+    assert few == many == 1
 
 
-async def test_nested_levels_cost_one_statement_each(api: Api) -> None:
+async def test_nested_levels_cost_one_statement_each(reference: Api, api: Api) -> None:
     query = """{ feedbackTickets(limit: 20) { ticketId workOrders(limit: 10) { workOrderId
         executions(limit: 10) { executionId playbook { playbookName } } } } }"""
-    _, statements = await api.counted(query)
+    data, statements = await reference.counted(query)
     assert statements == 4
+    assert await api.counted(query) == (data, 1)
 
 
 async def test_lookup_by_key_and_by_id(api: Api, catalog: Catalog) -> None:
@@ -143,7 +162,7 @@ async def test_relation_with_fixed_condition(api: Api, catalog: Catalog) -> None
     assert hits > 0
 
 
-async def test_aliases_fragments_and_directives(api: Api) -> None:
+async def test_aliases_fragments_and_directives(reference: Api, api: Api) -> None:
     query = """
     query($skip: Boolean!) {
       recent: executionLogs(limit: 3, orderBy: [{id: ASC}]) { ...Log }
@@ -157,7 +176,8 @@ async def test_aliases_fragments_and_directives(api: Api) -> None:
       two: relatedFeedback(limit: 2) { ticketId }
       __typename
     }"""
-    data, statements = await api.counted(query, {"skip": True})
+    data, statements = await reference.counted(query, {"skip": True})
+    assert await api.counted(query, {"skip": True}) == (data, 2)  # one per root field
     assert len(data["recent"]) == 3 and len(data["oldest"]) == 2
     for log in data["recent"]:
         assert "fixed" not in log and log["__typename"] == "ExecutionLog"

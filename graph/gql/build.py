@@ -35,6 +35,7 @@ from graph.gql.aggregates import (
     group_reader,
 )
 from graph.gql.coercion import WriteVariableErrors, write_inputs
+from graph.gql.compiled import PassThroughExecution
 from graph.gql.context import RequestContext
 from graph.gql.cost import CostLimit, CostRules
 from graph.gql.errors import (
@@ -210,6 +211,8 @@ def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
     schema = GraceSchema(
         query=query_type,
         mutation=mutation_type,
+        # Root fields the compiled path answered arrive already encoded (graph/gql/compiled.py).
+        execution_context_class=PassThroughExecution,
         config=StrawberryConfig(default_resolver=operator.getitem, scalar_map=SCALAR_MAP),
         extensions=[
             EndReadSession,

@@ -152,6 +152,9 @@ class RequestContext:
     # `hours_since` see the same now in every root field.
     now: dt.datetime = field(init=False)
     session: ReadSession = field(init=False)
+    # Which path answered each root field, by response key (graph/gql/compiled.py): shown in
+    # the response's extensions with GRAPH_DEBUG.
+    paths: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now = self.graph.clock()

@@ -10,6 +10,7 @@ from graphql import FieldNode
 
 from graph.cursors import decode_cursor, encode_cursor, order_signature
 from graph.errors import UserInputError
+from graph.gql import compiled
 from graph.gql.context import RequestContext
 from graph.gql.selection import Planner
 from graph.plan import Compare, Page, Rows
@@ -28,12 +29,22 @@ def _root(info: strawberry.Info) -> tuple[Any, Planner, str, dict[str, Any]]:
     raw = info._raw_info
     planner = planner_for(raw)
     args = planner.arguments(raw.parent_type.name, raw.field_nodes[0])
+    # The reference path, unless the compiled one answers (resolve_list).
+    info.context.paths[raw.path.key] = compiled.REFERENCE
     return raw, planner, raw.path.key, args  # type: ignore[return-value]
 
 
-async def resolve_list(table: str, info: strawberry.Info) -> list[dict[Any, Any]]:
+async def resolve_list(table: str, info: strawberry.Info) -> list[dict[Any, Any]] | Any:
     raw, planner, key, args = _root(info)
-    read = planner.read(table, planner.subfields(list(raw.field_nodes)), args, (key,))
+    fields = planner.subfields(list(raw.field_nodes))
+    read = planner.read(table, fields, args, (key,))
+    context: RequestContext = info.context
+    if planner.settings.compiled:
+        shape = compiled.shape_of(planner, table, fields, read)
+        answer = None if shape is None else await compiled.answer_list(context, read, shape)
+        if answer is not None:
+            context.paths[key] = compiled.COMPILED
+            return answer
     rows: Rows = await info.context.session.run(
         lambda conn, compiler: fetch_rows(conn, compiler, read)
     )

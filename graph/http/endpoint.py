@@ -196,10 +196,14 @@ class GraphQLEndpoint:
             return self.refusal(
                 TransportError(400, BAD_REQUEST, "the `query` is empty"), media, request_id
             )
-        return self.result_response(result, media, request_id)
+        return self.result_response(result, media, request_id, context)
 
     def result_response(
-        self, result: ExecutionResult, media: str, request_id: str | None
+        self,
+        result: ExecutionResult,
+        media: str,
+        request_id: str | None,
+        context: RequestContext | None = None,
     ) -> Response:
         """The GraphQL response. A request error (the document did not parse or validate, a
         variable did not coerce, no operation to run) has no `data` and no error with a
@@ -217,6 +221,8 @@ class GraphQLEndpoint:
         body: dict[str, Any] = {} if request_error and errors else {"data": result.data}
         if errors:
             body["errors"] = errors
+        if debug and context is not None and context.paths:
+            body["extensions"] = {"paths": context.paths}
         status = 400 if request_error and errors and media == GRAPHQL_RESPONSE else 200
         unavailable = any(e["extensions"]["code"] == "SERVICE_UNAVAILABLE" for e in errors)
         return json_response(body, status, media, {"Retry-After": "1"} if unavailable else None)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.engine.default import DefaultExecutionContext
@@ -152,6 +153,15 @@ def load_json(document: str | bytes) -> Any:
     return json.loads(document, parse_int=_json_number)
 
 
+def sqlite_json_float(value: float | int | None) -> str | None:
+    """`grace_json_float(x)`: a float as the API writes it in JSON (orjson: the shortest
+    digits that read back exactly, `3.0` for a whole number), or null for NaN, infinities and
+    null. SQLite's own JSON functions keep 15 significant digits only."""
+    if value is None or not math.isfinite(value):
+        return None
+    return orjson.dumps(float(value)).decode()
+
+
 # Execution option of a connection that will write: SQLite then begins with BEGIN IMMEDIATE.
 WRITE = "grace_write"
 
@@ -167,6 +177,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     dbapi_connection.create_function("grace_lower", 1, sqlite_lower, deterministic=True)
     dbapi_connection.create_function("grace_bucket", 3, sqlite_bucket, deterministic=True)
     dbapi_connection.create_function("grace_finite", 1, sqlite_finite, deterministic=True)
+    dbapi_connection.create_function("grace_json_float", 1, sqlite_json_float, deterministic=True)
     cursor = dbapi_connection.cursor()
     # WAL lets readers run while one writer writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -251,7 +262,9 @@ def _create(
         event.listen(engine, "handle_error", _out_of_range)
         return engine
     # Timestamps come back in UTC whatever the server's own time zone is.
-    options = "-c timezone=UTC" + postgresql_options(statement_timeout_s)
+    # Floats leave the server in their shortest exact digits whatever a DBA set (the compiled
+    # path's JSON, graph/sql/response.py, writes them as the server prints them).
+    options = "-c timezone=UTC -c extra_float_digits=1" + postgresql_options(statement_timeout_s)
     engine = create_engine(
         target,
         pool_size=pool_size,

@@ -1,0 +1,105 @@
+"""The compiled path: a root field answered by ONE SQL statement that builds its JSON in the
+database (graph/sql/response.py), handed to the client without GraphQL completing it field by
+field.
+
+plan (the reference planner's Read: the same validation, filters, pages and errors) -> shape
+(this module: the response keys and values each row becomes, or None when the selection holds
+something the compiler does not build yet) -> compile (graph/sql/response.py) -> execute (one
+statement on the request's read session) -> the JSON text, re-encoded by orjson as the
+reference path encodes its answers, as an orjson.Fragment: PassThroughExecution below lets it
+through graphql-core untouched, and the endpoint's orjson.dumps embeds it as it is.
+
+What is compiled today: root list fields (`executionLogs(...)`) whose selection, at every
+level, holds stored fields of any type but json and lists, `__typename`, and relations (to-one
+and to-many, with their own where, orderBy, limit and offset); aliases, fragments and
+@skip/@include as GraphQL resolves them. Anything else (lookups, connections, aggregates,
+computed fields, json and list fields) falls back to the reference path, per root field,
+without an error. With GRAPH_DEBUG the response's `extensions.paths` names the path of each
+root field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from graphql import FieldNode
+from sqlalchemy.exc import OperationalError
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.gql.selection import Planner
+from graph.plan import Read
+from graph.shape import Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
+from graph.spec.model import FieldType
+from graph.sql.response import MAX_KEYS, ResponseCompiler
+
+SQLITE_TOO_DEEP = "parser stack overflow"
+COMPILED = "compiled"
+REFERENCE = "reference"
+# Field types whose stored values the compiler renders; json and lists follow later.
+_RENDERED = frozenset(FieldType) - {FieldType.JSON, FieldType.LIST}
+
+
+def shape_of(
+    planner: Planner, table: str, fields: dict[str, list[FieldNode]], read: Read
+) -> Shape | None:
+    """The Shape of rows of `table` whose selection is `fields` and whose Read is `read`
+    (planned from the same selection), or None when something in it is not compiled."""
+    info = planner.index[table]
+    entries: list[Entry] = []
+    for key, nodes in fields.items():
+        name = nodes[0].name.value
+        if name == "__typename":
+            entries.append(TypenameEntry(key, info.spec.type_name))
+        elif name in info.fields:
+            field = info.fields[name]
+            if field.computed is not None or field.type not in _RENDERED:
+                return None
+            entries.append(FieldEntry(key, field))
+        elif name in info.relations:
+            end = info.relations[name]
+            child = next(c for c in read.children if c.key == key)
+            inner = shape_of(planner, end.target, planner.subfields(nodes), child.read)
+            if inner is None:
+                return None
+            entries.append(LinkEntry(key, end, inner))
+        else:
+            return None  # a relation's aggregate
+    if len(entries) > MAX_KEYS:
+        return None
+    return Shape(tuple(entries))
+
+
+async def answer_list(context: Any, read: Read, shape: Shape) -> orjson.Fragment | None:
+    """Run the one statement of a root list field; its JSON as the reference path's bytes.
+    None when SQLite could not parse a statement so deep (its parser's stack is fixed before
+    SQLite 3.46): the reference path, several shallower statements, answers instead."""
+
+    def run(conn: Any, compiler: Any) -> str | None:
+        statement = ResponseCompiler(compiler).root_list(read, shape)
+        try:
+            text: str = conn.execute(statement).scalar_one()
+        except OperationalError as error:
+            if SQLITE_TOO_DEEP in str(error.orig):
+                return None  # refused while parsing: nothing ran, the snapshot is intact
+            raise
+        return text
+
+    text = await context.session.run(run)
+    if text is None:
+        return None
+    # The database's JSON has its own spacing and number forms (PostgreSQL writes `1e+20`
+    # where orjson writes `1e+20` too, but `{"a" : 1}` with spaces); read once and written
+    # again by orjson, it is byte for byte what the reference path answers.
+    return orjson.Fragment(orjson.dumps(orjson.loads(text)))
+
+
+class PassThroughExecution(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's execution, except that a value a root resolver answered already encoded
+    (an orjson.Fragment) is complete: its fields are not visited one by one."""
+
+    def complete_value(self, *args: Any, **kwargs: Any) -> Any:
+        result = kwargs["result"] if "result" in kwargs else args[4]
+        if type(result) is orjson.Fragment:
+            return result
+        return super().complete_value(*args, **kwargs)

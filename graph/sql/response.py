@@ -1,0 +1,208 @@
+"""Compiles a root field's Read and its Shape (graph/shape.py) into ONE SQL statement whose one
+value is the field's answer as JSON text: the list of rows, each an object with the response's
+keys in order, relations nested as objects or lists, every value already in its GraphQL form.
+
+PostgreSQL builds it with json_build_object and json_agg, SQLite with json_object and
+json_group_array; relations are correlated subqueries (per parent row: its links, the
+relation's filter, order, offset and limit), so the statement count no longer grows with the
+relations asked for. Filters, orders and link conditions are the reference compiler's own
+(graph/sql/compile.py): the rows are the same, only their form differs.
+
+Values (what the reference path's scalars serialize to): enums by their GraphQL name, BigInt
+as a string of digits, DateTime as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, Date as `YYYY-MM-DD`,
+booleans as true/false, NaN and infinite floats (and instants and days beyond the years
+1..9999) as null. Floats leave PostgreSQL in their shortest exact digits; SQLite's JSON keeps
+15 digits only, so a user function (`grace_json_float`, graph/sql/engine.py) writes them
+there. graph/gql/compiled.py reads the text once and re-encodes it as the reference path
+would (orjson), so both paths answer the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from graph import naming
+from graph.plan import ChildRead, Read
+from graph.shape import FieldEntry, LinkEntry, Shape, TypenameEntry
+from graph.spec.model import FieldSpec, FieldType, TableSpec
+from graph.sql import dialects
+from graph.sql.compile import Compiler
+from graph.sql.types import CalendarDate, UtcDateTime
+
+# PostgreSQL's functions take at most 100 arguments (FUNC_MAX_ARGS): 50 key/value pairs per
+# object. SQLite's default limit is 127 (63 pairs). graph/gql/compiled.py keeps shapes within.
+MAX_KEYS = 50
+OBJECT = "__obj"
+_UTC_TEXT = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+JSON_TYPE = JSON()
+
+
+class ResponseCompiler:
+    def __init__(self, compiler: Compiler) -> None:
+        self.compiler = compiler
+        self.dialect = compiler.dialect
+        self.spec = compiler.spec
+        self.catalog = compiler.catalog
+
+    @property
+    def postgresql(self) -> bool:
+        return self.dialect == dialects.POSTGRESQL
+
+    def root_list(self, read: Read, shape: Shape) -> Select[Any]:
+        """The statement answering a root list field: one row, one column, the JSON text."""
+        table = self.spec.table(read.table)
+        source = self.catalog.table(read.table)
+        conditions = []
+        if read.where is not None:
+            conditions.append(self.compiler.where(table, source, read.where))
+        rows = self._rows(read, shape, table, source, conditions, owner=None)
+        return select(cast(self._array(rows), Text))
+
+    # -- lists and objects ----------------------------------------------------------------
+
+    def _rows(
+        self,
+        read: Read,
+        shape: Shape,
+        table: TableSpec,
+        source: FromClause,
+        conditions: list[ColumnElement[bool]],
+        owner: FromClause | None,
+    ) -> Any:
+        """A subquery of the page's rows as JSON objects, in the page's order; correlated to
+        the `owner` row of an enclosing statement when there is one (a derived table is not
+        correlated by default: the owner's table would be joined in instead)."""
+        order = self.compiler.order_by(table, source, read.order)
+        columns = [self._object(read, shape, table, source).label(OBJECT)]
+        if self.postgresql:
+            # json_agg takes its order from its own ORDER BY, not from the subquery's.
+            columns.append(func.row_number().over(order_by=order).label("__rn"))
+        stmt = select(*columns).select_from(source).where(*conditions).order_by(*order)
+        if owner is not None:
+            stmt = stmt.correlate(owner)
+        if read.limit is not None:
+            stmt = stmt.limit(read.limit)
+        if read.offset:
+            stmt = stmt.offset(read.offset)
+        return stmt.subquery()
+
+    def _array(self, rows: Any) -> ColumnElement[Any]:
+        """The JSON array of the subquery's objects, `[]` when it has none."""
+        if self.postgresql:
+            ordered = aggregate_order_by(rows.c[OBJECT], rows.c["__rn"])
+            return func.coalesce(func.json_agg(ordered), literal_column("'[]'::json"))
+        # SQLite feeds an aggregate the subquery's rows in the subquery's order.
+        return func.json_group_array(func.json(rows.c[OBJECT]))
+
+    def _object(
+        self, read: Read, shape: Shape, table: TableSpec, source: FromClause
+    ) -> ColumnElement[Any]:
+        pairs: list[Any] = []
+        for entry in shape.entries:
+            pairs += [literal(entry.key), self._value(entry, read, table, source)]
+        if self.postgresql:
+            return func.json_build_object(*pairs)
+        return func.json_object(*pairs)
+
+    def _value(
+        self,
+        entry: FieldEntry | TypenameEntry | LinkEntry,
+        read: Read,
+        table: TableSpec,
+        source: FromClause,
+    ) -> Any:
+        if isinstance(entry, TypenameEntry):
+            return literal(entry.type_name)
+        if isinstance(entry, FieldEntry):
+            return self.field_value(entry.field, source.c[entry.field.name])
+        child = next(c for c in read.children if c.key == entry.key)
+        return self._linked(child, entry.shape, source)
+
+    def _linked(self, child: ChildRead, shape: Shape, owner: FromClause) -> Any:
+        """A relation of the row `owner`, as a correlated subquery: the linked object (or
+        null) for a to-one relation, the page of linked objects for a to-many one."""
+        end, read = child.end, child.read
+        table = self.spec.table(end.target)
+        target = self.catalog.table(end.target).alias()
+        conditions = [self.compiler.link_condition(end, owner, target)]
+        if read.where is not None:
+            conditions.append(self.compiler.where(table, target, read.where))
+        if not end.many:
+            found = (
+                select(self._object(read, shape, table, target))
+                .select_from(target)
+                .where(*conditions)
+                .order_by(*self.compiler.order_by(table, target, read.order))
+                .limit(1)
+                .correlate(owner)
+                .scalar_subquery()
+            )
+            return found if self.postgresql else func.json(found)
+        rows = self._rows(read, shape, table, target, conditions, owner=owner)
+        linked = select(self._array(rows)).correlate(owner).scalar_subquery()
+        return linked if self.postgresql else func.json(linked)
+
+    # -- values ---------------------------------------------------------------------------
+
+    def field_value(self, field: FieldSpec, column: Any) -> Any:
+        """A stored field as the JSON value the API answers with."""
+        kind = field.type
+        if kind is FieldType.ENUM:
+            names = {value: naming.enum_member(value) for value in field.values}
+            return case(names, value=column)
+        if kind is FieldType.BIGINT:
+            return cast(column, Text)
+        if kind is FieldType.BOOL and not self.postgresql:
+            return func.json(case((column, "true"), (~column, "false")))
+        if kind is FieldType.FLOAT:
+            if self.postgresql:
+                return self._pg_float(column)
+            return func.json(func.grace_json_float(column))
+        if kind is FieldType.DATETIME:
+            if self.postgresql:
+                readable = type_coerce_expression(column, UtcDateTime())
+                return func.to_char(func.timezone("UTC", readable), literal_column(_UTC_TEXT))
+            # SQLite keeps `YYYY-MM-DD HH:MM:SS.ffffff` in UTC (graph/sql/types.py).
+            day = func.substr(column, 1, 10, type_=String())
+            return day.concat("T").concat(func.substr(column, 12, 15, type_=String())).concat("Z")
+        if kind is FieldType.DATE and self.postgresql:
+            return type_coerce_expression(column, CalendarDate())
+        return column
+
+    @staticmethod
+    def _pg_float(column: Any) -> Any:
+        """A double as JSON: its shortest exact digits (PostgreSQL's own output), with `.0`
+        after a whole number (`3` would read back as an integer, where the API answers
+        `3.0`); NaN and infinities, which GraphQL's Float does not have, as null."""
+        text = cast(column, Text)
+        unrepresentable = column.in_(
+            [literal_column(f"'{v}'::float8") for v in ("NaN", "Infinity", "-Infinity")]
+        )
+        whole = and_(func.strpos(text, ".") == 0, func.strpos(text, "e") == 0)
+        return case(
+            (unrepresentable, None),
+            (whole, cast(text.concat(".0"), JSON_TYPE)),
+            else_=cast(text, JSON_TYPE),
+        )
+
+
+def type_coerce_expression(column: Any, kind: UtcDateTime | CalendarDate) -> Any:
+    """The column as its type reads it (null beyond the years 1..9999 on PostgreSQL)."""
+    return kind.column_expression(column)
