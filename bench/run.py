@@ -121,11 +121,11 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
 
 @dataclass(frozen=True)
 class Target:
-    name: str  # graph | floor
+    name: str  # graph | reference | floor
     port: int
 
     def url(self, query: Query) -> str:
-        path = "/graphql" if self.name == "graph" else query.floor_path
+        path = query.floor_path if self.name == "floor" else "/graphql"
         return f"http://{HOST}:{self.port}{path}"
 
 
@@ -190,7 +190,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
     p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,d1,d2")
-    p.add_argument("--targets", default="graph,floor", help="subset of graph,floor")
+    p.add_argument(
+        "--targets",
+        default="graph,floor",
+        help="subset of graph,reference,floor (reference: the graph server without its "
+        "compiled path, GRAPH_COMPILED=0)",
+    )
     p.add_argument(
         "--floor-q1",
         choices=sorted(FLOOR_Q1_PATHS),
@@ -313,12 +318,19 @@ def ensure_port_free(port: int) -> None:
             raise SystemExit(f"port {port} on {HOST} is in use; pick another with --port") from None
 
 
-def start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server in its own process group (Ctrl-C reaches only us; we stop it)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         return subprocess.Popen(
-            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
 
 
@@ -351,21 +363,42 @@ def stop(servers: Servers) -> None:
 
 def start_servers(args: argparse.Namespace, url: str, servers: Servers) -> dict[str, Target]:
     logs = args.out.parent
+
+    def graph_server(port: int) -> list[str]:
+        return [
+            *grace_graph(),
+            "serve",
+            "--database",
+            url,
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ]
+
     commands = {
-        "graph": [*grace_graph(), "serve", "--database", url, "--host", HOST,
-                  "--port", str(args.port), "--workers", str(args.workers),
-                  "--log-level", "warning"],
+        "graph": graph_server(args.port),
         "floor": [sys.executable, str(BENCH_DIR / "floor.py"), "--database", url, "--host", HOST,
                   "--port", str(args.port + 1), "--workers", str(args.workers)],
+        "reference": graph_server(args.port + 2),
     }  # fmt: skip
+    # The servers are loaded one at a time: the load is the bench's, not a fixed bound's.
+    envs = {
+        name: {"GRAPH_ADAPTIVE_IN_FLIGHT": "0", "GRAPH_MAX_IN_FLIGHT": "64"} for name in commands
+    }
+    envs["reference"]["GRAPH_COMPILED"] = "0"
     targets = {}
-    for offset, name in enumerate(("graph", "floor")):
+    for offset, name in enumerate(("graph", "floor", "reference")):
         if name not in args.targets:
             continue
         port = args.port + offset
         ensure_port_free(port)
         log = logs / f"{name}.log"
-        servers.processes[name] = start(commands[name], log)
+        servers.processes[name] = start(commands[name], log, envs[name])
         wait_ready(servers.processes[name], port, log)
         targets[name] = Target(name, port)
         print(f"{name} ready on {HOST}:{port} ({args.workers} workers)")
@@ -405,14 +438,14 @@ def check_answers(targets: dict[str, Target], queries: list[Query]) -> dict[str,
             data[name] = body["data"]
             if name == "floor":
                 floor_statements[query.name] = int(response.headers["x-sql-statements"])
-        if len(data) == 2 and data["graph"] != data["floor"]:
-            raise SystemExit(f"{query.name}: the floor's answer differs from the graph server's")
+        if any(answer != data[next(iter(data))] for answer in data.values()):
+            raise SystemExit(f"{query.name}: the targets' answers differ ({', '.join(data)})")
         rows = len(data["graph" if "graph" in data else "floor"][query.root])
         print(f"{query.name}: {rows} rows from {', '.join(data)}; answers equal")
     return floor_statements
 
 
-async def _count_graph_statements(url: str, queries: list[Query]) -> dict[str, int]:
+async def _count_graph_statements(url: str, queries: list[Query], compiled: bool) -> dict[str, int]:
     from graph.app import build_context, create_app
     from graph.settings import Settings
     from graph.sql.engine import StatementCounter
@@ -421,6 +454,7 @@ async def _count_graph_statements(url: str, queries: list[Query]) -> dict[str, i
         database_url=url,
         schemas_dir=ROOT / "schemas",
         relations_file=ROOT / "relations.yaml",
+        compiled=compiled,
     )
     graph = build_context(settings)
     app = create_app(graph=graph)
@@ -440,9 +474,9 @@ async def _count_graph_statements(url: str, queries: list[Query]) -> dict[str, i
     return counts
 
 
-def graph_statements(url: str, queries: list[Query]) -> dict[str, int]:
+def graph_statements(url: str, queries: list[Query], compiled: bool = True) -> dict[str, int]:
     """SQL statements per request of the graph server, counted in-process on its engine."""
-    return asyncio.run(_count_graph_statements(url, queries))
+    return asyncio.run(_count_graph_statements(url, queries, compiled))
 
 
 # -- CPU accounting (Linux /proc; None elsewhere) -----------------------------------------------
@@ -719,6 +753,8 @@ def run(args: argparse.Namespace, servers: Servers) -> list[Result]:
     statements = (
         {"graph": graph_statements(db.url, args.queries)} if "graph" in args.targets else {}
     )
+    if "reference" in args.targets:
+        statements["reference"] = graph_statements(db.url, args.queries, compiled=False)
     targets = start_servers(args, db.url, servers)
     statements["floor"] = check_answers(targets, args.queries)
     pids = {name: process_tree(proc.pid) for name, proc in servers.processes.items()}
