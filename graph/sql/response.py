@@ -44,6 +44,7 @@ from graph.shape import FieldEntry, LinkEntry, Shape, TypenameEntry
 from graph.spec.model import FieldSpec, FieldType, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
+from graph.sql.tables import Catalog
 from graph.sql.types import CalendarDate, UtcDateTime
 
 # PostgreSQL's functions take at most 100 arguments (FUNC_MAX_ARGS): 50 key/value pairs per
@@ -52,6 +53,8 @@ MAX_KEYS = 50
 OBJECT = "__obj"
 _UTC_TEXT = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
 JSON_TYPE = JSON()
+# Aliases by catalog (its id, with the catalog kept alive beside them): ResponseCompiler.alias.
+_ALIASES: dict[int, tuple[Catalog, dict[tuple[str, int], Any]]] = {}
 
 
 class ResponseCompiler:
@@ -65,6 +68,17 @@ class ResponseCompiler:
     def postgresql(self) -> bool:
         return self.dialect == dialects.POSTGRESQL
 
+    def alias(self, table: str, level: int) -> Any:
+        """The alias of `table` for rows `level` relations below the root. Made once per
+        catalog and reused: an alias's column proxies cost as much to build as the rest of
+        the statement. Distinct per level, so a relation of a table to itself correlates to
+        the right row; siblings of one level sit in separate subqueries and may share one."""
+        key = (table, level)
+        made = _ALIASES.setdefault(id(self.catalog), (self.catalog, {}))[1]
+        if key not in made:
+            made[key] = self.catalog.table(table).alias(f"{table}_{level}")
+        return made[key]
+
     def root_list(self, read: Read, shape: Shape) -> Select[Any]:
         """The statement answering a root list field: one row, one column, the JSON text."""
         table = self.spec.table(read.table)
@@ -72,7 +86,7 @@ class ResponseCompiler:
         conditions = []
         if read.where is not None:
             conditions.append(self.compiler.where(table, source, read.where))
-        rows = self._rows(read, shape, table, source, conditions, owner=None)
+        rows = self._rows(read, shape, table, source, conditions, owner=None, level=0)
         return select(cast(self._array(rows), Text))
 
     # -- lists and objects ----------------------------------------------------------------
@@ -85,12 +99,13 @@ class ResponseCompiler:
         source: FromClause,
         conditions: list[ColumnElement[bool]],
         owner: FromClause | None,
+        level: int,
     ) -> Any:
         """A subquery of the page's rows as JSON objects, in the page's order; correlated to
         the `owner` row of an enclosing statement when there is one (a derived table is not
         correlated by default: the owner's table would be joined in instead)."""
         order = self.compiler.order_by(table, source, read.order)
-        columns = [self._object(read, shape, table, source).label(OBJECT)]
+        columns = [self._object(read, shape, table, source, level).label(OBJECT)]
         if self.postgresql:
             # json_agg takes its order from its own ORDER BY, not from the subquery's.
             columns.append(func.row_number().over(order_by=order).label("__rn"))
@@ -112,11 +127,11 @@ class ResponseCompiler:
         return func.json_group_array(func.json(rows.c[OBJECT]))
 
     def _object(
-        self, read: Read, shape: Shape, table: TableSpec, source: FromClause
+        self, read: Read, shape: Shape, table: TableSpec, source: FromClause, level: int
     ) -> ColumnElement[Any]:
         pairs: list[Any] = []
         for entry in shape.entries:
-            pairs += [literal(entry.key), self._value(entry, read, table, source)]
+            pairs += [literal(entry.key), self._value(entry, read, table, source, level)]
         if self.postgresql:
             return func.json_build_object(*pairs)
         return func.json_object(*pairs)
@@ -127,26 +142,27 @@ class ResponseCompiler:
         read: Read,
         table: TableSpec,
         source: FromClause,
+        level: int,
     ) -> Any:
         if isinstance(entry, TypenameEntry):
             return literal(entry.type_name)
         if isinstance(entry, FieldEntry):
             return self.field_value(entry.field, source.c[entry.field.name])
         child = next(c for c in read.children if c.key == entry.key)
-        return self._linked(child, entry.shape, source)
+        return self._linked(child, entry.shape, source, level + 1)
 
-    def _linked(self, child: ChildRead, shape: Shape, owner: FromClause) -> Any:
+    def _linked(self, child: ChildRead, shape: Shape, owner: FromClause, level: int) -> Any:
         """A relation of the row `owner`, as a correlated subquery: the linked object (or
         null) for a to-one relation, the page of linked objects for a to-many one."""
         end, read = child.end, child.read
         table = self.spec.table(end.target)
-        target = self.catalog.table(end.target).alias()
+        target = self.alias(end.target, level)
         conditions = [self.compiler.link_condition(end, owner, target)]
         if read.where is not None:
             conditions.append(self.compiler.where(table, target, read.where))
         if not end.many:
             found = (
-                select(self._object(read, shape, table, target))
+                select(self._object(read, shape, table, target, level))
                 .select_from(target)
                 .where(*conditions)
                 .order_by(*self.compiler.order_by(table, target, read.order))
@@ -155,7 +171,7 @@ class ResponseCompiler:
                 .scalar_subquery()
             )
             return found if self.postgresql else func.json(found)
-        rows = self._rows(read, shape, table, target, conditions, owner=owner)
+        rows = self._rows(read, shape, table, target, conditions, owner=owner, level=level)
         linked = select(self._array(rows)).correlate(owner).scalar_subquery()
         return linked if self.postgresql else func.json(linked)
 
