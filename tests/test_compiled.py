@@ -51,16 +51,22 @@ def reference_api(backend: Backend) -> Api:
 
 @pytest.fixture(scope="module", autouse=True)
 def count_paths() -> Iterator[None]:
-    answer = compiled.answer_list
+    originals = {name: getattr(compiled, name) for name in ("answer_list", "answer_one")}
 
-    async def counted(*args: Any) -> Any:
-        PATHS["compiled"] += 1
-        return await answer(*args)
+    def counting(name: str) -> Any:
+        async def counted(*args: Any) -> Any:
+            answer = await originals[name](*args)
+            PATHS[name if answer is not None else "fell back"] += 1
+            return answer
 
-    compiled.answer_list = counted  # type: ignore[assignment]
+        return counted
+
+    for name in originals:
+        setattr(compiled, name, counting(name))
     yield
-    compiled.answer_list = answer  # type: ignore[assignment]
-    print(f"\ncompiled root fields: {PATHS['compiled']}")
+    for name, original in originals.items():
+        setattr(compiled, name, original)
+    print(f"\ncompiled root fields: {dict(PATHS)}")
 
 
 def body(api: Api, world: World, document: str, variables: dict[str, Any]) -> bytes:
@@ -126,6 +132,11 @@ TRICKY = [
     " riskLevel enabled createdAt } }",
     "{ complianceReports(limit: 50) { reportId nextAuditDate periodStart certificationStatus } }",
     "{ codebases(limit: 50) { repoName lastCommitAt } }",
+    # Lookups: found (by key and by id), not found, with relations.
+    '{ a: executionLog(executionId: "no such run") { id }'
+    " b: playbook(id: 1) { playbookName executions(limit: 2) { executionId } }"
+    " c: executionLog(id: 2) { executionId playbook { playbookName } relatedFeedback(limit: 2)"
+    " { ticketId } } }",
 ]
 
 

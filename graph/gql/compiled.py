@@ -9,17 +9,18 @@ statement on the request's read session) -> the JSON text, re-encoded by orjson 
 reference path encodes its answers, as an orjson.Fragment: PassThroughExecution below lets it
 through graphql-core untouched, and the endpoint's orjson.dumps embeds it as it is.
 
-What is compiled today: root list fields (`executionLogs(...)`) whose selection, at every
-level, holds stored fields of any type but json and lists, `__typename`, and relations (to-one
-and to-many, with their own where, orderBy, limit and offset); aliases, fragments and
-@skip/@include as GraphQL resolves them. Anything else (lookups, connections, aggregates,
-computed fields, json and list fields) falls back to the reference path, per root field,
-without an error. With GRAPH_DEBUG the response's `extensions.paths` names the path of each
-root field.
+What is compiled today: root list fields (`executionLogs(...)`) and lookups
+(`executionLog(executionId: ...)`) whose selection, at every level, holds stored fields of
+any type but json and lists, `__typename`, and relations (to-one and to-many, with their own
+where, orderBy, limit and offset); aliases, fragments and @skip/@include as GraphQL resolves
+them. Anything else (connections, aggregates, relation aggregates, computed fields, json and
+list fields) falls back to the reference path, per root field, without an error. With
+GRAPH_DEBUG the response's `extensions.paths` names the path of each root field.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -34,6 +35,7 @@ from graph.spec.model import FieldType
 from graph.sql.response import MAX_KEYS, ResponseCompiler
 
 SQLITE_TOO_DEEP = "parser stack overflow"
+TOO_DEEP = object()
 COMPILED = "compiled"
 REFERENCE = "reference"
 # Field types whose stored values the compiler renders; json and lists follow later.
@@ -71,26 +73,39 @@ def shape_of(
 
 
 async def answer_list(context: Any, read: Read, shape: Shape) -> orjson.Fragment | None:
-    """Run the one statement of a root list field; its JSON as the reference path's bytes.
-    None when SQLite could not parse a statement so deep (its parser's stack is fixed before
-    SQLite 3.46): the reference path, several shallower statements, answers instead."""
+    """A root list field's answer, or None when the compiled path cannot give it."""
+    return await _answer(context, lambda compiler: compiler.root_list(read, shape))
 
-    def run(conn: Any, compiler: Any) -> str | None:
-        statement = ResponseCompiler(compiler).root_list(read, shape)
+
+async def answer_one(context: Any, read: Read, shape: Shape) -> orjson.Fragment | None:
+    """A lookup's answer (the object, or null when no row has the key), or None when the
+    compiled path cannot give it."""
+    return await _answer(context, lambda compiler: compiler.root_one(read, shape))
+
+
+async def _answer(context: Any, build: Callable[[ResponseCompiler], Any]) -> orjson.Fragment | None:
+    """Run the one statement `build` makes; its JSON as the reference path's bytes. None when
+    SQLite could not parse a statement so deep (its parser's stack is fixed before SQLite
+    3.46): the reference path, several shallower statements, answers instead."""
+
+    def run(conn: Any, compiler: Any) -> str | object | None:
+        statement = build(ResponseCompiler(compiler))
         try:
-            text: str = conn.execute(statement).scalar_one()
+            text: str | None = conn.execute(statement).scalar_one()
         except OperationalError as error:
             if SQLITE_TOO_DEEP in str(error.orig):
-                return None  # refused while parsing: nothing ran, the snapshot is intact
+                return TOO_DEEP  # refused while parsing: nothing ran, the snapshot is intact
             raise
         return text
 
     text = await context.session.run(run)
-    if text is None:
+    if text is TOO_DEEP:
         return None
-    # The database's JSON has its own spacing and number forms (PostgreSQL writes `1e+20`
-    # where orjson writes `1e+20` too, but `{"a" : 1}` with spaces); read once and written
-    # again by orjson, it is byte for byte what the reference path answers.
+    if text is None:
+        return orjson.Fragment(b"null")
+    assert isinstance(text, str)
+    # The database's JSON has its own spacing (PostgreSQL: `{"a" : 1}`) and number forms:
+    # read once and written again by orjson, it is byte for byte the reference path's.
     return orjson.Fragment(orjson.dumps(orjson.loads(text)))
 
 

@@ -51,7 +51,7 @@ async def resolve_list(table: str, info: strawberry.Info) -> list[dict[Any, Any]
     return rows.items
 
 
-async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | None:
+async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | Any | None:
     raw, planner, key, args = _root(info)
     spec = planner.spec.table(table)
     given = {k: v for k, v in args.items() if v is not None}
@@ -59,8 +59,15 @@ async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | Non
         raise UserInputError(f"give exactly one of {spec.key_field.gql_name} or id", (key,))
     ((name, value),) = given.items()
     field = spec.key if name != "id" else "id"
-    read = planner.read(table, planner.subfields(list(raw.field_nodes)), {}, (key,), many=False)
+    fields = planner.subfields(list(raw.field_nodes))
+    read = planner.read(table, fields, {}, (key,), many=False)
     read = replace(read, where=Compare(field, "eq", value), order=(), limit=1, offset=0)
+    if planner.settings.compiled:
+        shape = compiled.shape_of(planner, table, fields, read)
+        answer = None if shape is None else await compiled.answer_one(info.context, read, shape)
+        if answer is not None:
+            info.context.paths[key] = compiled.COMPILED
+            return answer
     rows = await info.context.session.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
     return rows.items[0] if rows.items else None
 

@@ -89,6 +89,17 @@ class ResponseCompiler:
         rows = self._rows(read, shape, table, source, conditions, owner=None, level=0)
         return select(cast(self._array(rows), Text))
 
+    def root_one(self, read: Read, shape: Shape) -> Select[Any]:
+        """The statement answering a lookup: one row, one column, the object's JSON text, or
+        null when no row matches."""
+        table = self.spec.table(read.table)
+        source = self.catalog.table(read.table)
+        found = select(cast(self._object(read, shape, table, source, 0), Text)).select_from(source)
+        if read.where is not None:
+            found = found.where(self.compiler.where(table, source, read.where))
+        order = self.compiler.order_by(table, source, read.order)
+        return select(found.order_by(*order).limit(1).scalar_subquery())
+
     # -- lists and objects ----------------------------------------------------------------
 
     def _rows(
