@@ -2,10 +2,11 @@
 
 Three ASGI middlewares, outermost first:
 
-- `InFlightLimit`: at most `max_in_flight` requests of this process at once, and a queue
-  bounded in length and in wait (short once it stands); any other request is refused (503,
-  `Retry-After: 1`, SERVICE_UNAVAILABLE) instead of joining a queue that grows without bound
-  while every admitted request slows down. Health checks pass.
+- `InFlightLimit`: a bounded number of requests of this process at once (a bound that follows
+  the process's CPU, up to `max_in_flight`), and a queue bounded in length and in wait (short
+  once it stands, newest first); any other request is refused (503, `Retry-After: 1`,
+  SERVICE_UNAVAILABLE) instead of joining a queue that grows without bound while every
+  admitted request slows down. Health checks pass.
 - `HeaderSizeLimit`: headers larger than `max_header_bytes` in all -> 431.
 - `BodySizeLimit`: a declared Content-Length over `max_bytes`, or a streamed body that grows
   past it (chunked uploads declare no length) -> 413.

@@ -55,6 +55,8 @@ _UTC_TEXT = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
 JSON_TYPE = JSON()
 # Aliases by catalog (its id, with the catalog kept alive beside them): ResponseCompiler.alias.
 _ALIASES: dict[int, tuple[Catalog, dict[tuple[str, int], Any]]] = {}
+# Value expressions by dialect and column: ResponseCompiler.field_value.
+_VALUES: dict[tuple[str, int], tuple[Any, Any]] = {}
 
 
 class ResponseCompiler:
@@ -189,7 +191,16 @@ class ResponseCompiler:
     # -- values ---------------------------------------------------------------------------
 
     def field_value(self, field: FieldSpec, column: Any) -> Any:
-        """A stored field as the JSON value the API answers with."""
+        """A stored field as the JSON value the API answers with. The expression depends on
+        the column only (a table's or one of the reused aliases'), so it is built once: a
+        float's alone is a dozen SQL elements."""
+        key = (self.dialect, id(column))
+        cached = _VALUES.get(key)
+        if cached is None or cached[0] is not column:  # the column kept: its id stays its own
+            cached = _VALUES[key] = (column, self._field_value(field, column))
+        return cached[1]
+
+    def _field_value(self, field: FieldSpec, column: Any) -> Any:
         kind = field.type
         if kind is FieldType.ENUM:
             names = {value: naming.enum_member(value) for value in field.values}
