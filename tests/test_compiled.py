@@ -132,6 +132,11 @@ TRICKY = [
     " riskLevel enabled createdAt } }",
     "{ complianceReports(limit: 50) { reportId nextAuditDate periodStart certificationStatus } }",
     "{ codebases(limit: 50) { repoName lastCommitAt } }",
+    # Computed fields (a formula over the row, the request's moment, a rollup of linked rows).
+    "{ dashboards(limit: 100) { id dataFreshnessHours }"
+    " workOrders(limit: 100) { id linesChanged openFeedbackTickets"
+    " executions(limit: 2) { id } }"
+    " verificationSuites(limit: 100) { id passRate } }",
     # Lookups: found (by key and by id), not found, with relations.
     '{ a: executionLog(executionId: "no such run") { id }'
     " b: playbook(id: 1) { playbookName executions(limit: 2) { executionId } }"

@@ -10,11 +10,11 @@ reference path encodes its answers, as an orjson.Fragment: PassThroughExecution 
 through graphql-core untouched, and the endpoint's orjson.dumps embeds it as it is.
 
 What is compiled today: root list fields (`executionLogs(...)`) and lookups
-(`executionLog(executionId: ...)`) whose selection, at every level, holds stored fields of
-any type but json and lists, `__typename`, and relations (to-one and to-many, with their own
+(`executionLog(executionId: ...)`) whose selection, at every level, holds fields of any
+type but json and lists (computed fields too), `__typename`, and relations (to-one and to-many, with their own
 where, orderBy, limit and offset); aliases, fragments and @skip/@include as GraphQL resolves
-them. Anything else (connections, aggregates, relation aggregates, computed fields, json and
-list fields) falls back to the reference path, per root field, without an error. With
+them. Anything else (connections, aggregates, relation aggregates, json and list fields)
+falls back to the reference path, per root field, without an error. With
 GRAPH_DEBUG the response's `extensions.paths` names the path of each root field.
 """
 
@@ -55,7 +55,7 @@ def shape_of(
             entries.append(TypenameEntry(key, info.spec.type_name))
         elif name in info.fields:
             field = info.fields[name]
-            if field.computed is not None or field.type not in _RENDERED:
+            if field.type not in _RENDERED:
                 return None
             entries.append(FieldEntry(key, field))
         elif name in info.relations:

@@ -160,6 +160,11 @@ class ResponseCompiler:
         if isinstance(entry, TypenameEntry):
             return literal(entry.type_name)
         if isinstance(entry, FieldEntry):
+            if entry.field.computed is not None:
+                # A computed field's SQL is made anew for each statement (it may hold the
+                # request's moment): not cached.
+                column = self.compiler.column(table, source, entry.field.name)
+                return self._field_value(entry.field, column)
             return self.field_value(entry.field, source.c[entry.field.name])
         child = next(c for c in read.children if c.key == entry.key)
         return self._linked(child, entry.shape, source, level + 1)
