@@ -11,11 +11,12 @@ through graphql-core untouched, and the endpoint's orjson.dumps embeds it as it 
 
 What is compiled today: root list fields (`executionLogs(...)`) and lookups
 (`executionLog(executionId: ...)`) whose selection, at every level, holds fields of any
-type but json and lists (computed fields too), `__typename`, and relations (to-one and to-many, with their own
-where, orderBy, limit and offset); aliases, fragments and @skip/@include as GraphQL resolves
-them. Anything else (connections, aggregates, relation aggregates, json and list fields)
-falls back to the reference path, per root field, without an error. With
-GRAPH_DEBUG the response's `extensions.paths` names the path of each root field.
+type but json and lists (computed fields too), `__typename`, and relations (to-one and
+to-many, with their own where, orderBy, limit and offset); aliases, fragments and
+@skip/@include as GraphQL resolves them. Anything else (connections, aggregates, relation
+aggregates, json and list fields) falls back to the reference path, per root field, without
+an error. With GRAPH_DEBUG the response's `extensions.paths` names the path of each root
+field.
 """
 
 from __future__ import annotations
