@@ -73,6 +73,29 @@ def shape_of(
     return Shape(tuple(entries))
 
 
+async def answer(
+    planner: Planner,
+    context: Any,
+    key: str,
+    fields: dict[str, list[FieldNode]],
+    read: Read,
+    *,
+    one: bool,
+) -> orjson.Fragment | None:
+    """A root field's answer by the compiled path (a lookup's when `one`), the field marked
+    as compiled in `context.paths`; None when the path is off, the selection holds something
+    it does not build, or the statement could not run: the reference path answers then."""
+    if not planner.settings.compiled:
+        return None
+    shape = shape_of(planner, read.table, fields, read)
+    if shape is None:
+        return None
+    found = await (answer_one if one else answer_list)(context, read, shape)
+    if found is not None:
+        context.paths[key] = COMPILED
+    return found
+
+
 async def answer_list(context: Any, read: Read, shape: Shape) -> orjson.Fragment | None:
     """A root list field's answer, or None when the compiled path cannot give it."""
     return await _answer(context, lambda compiler: compiler.root_list(read, shape))

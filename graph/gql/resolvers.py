@@ -38,13 +38,9 @@ async def resolve_list(table: str, info: strawberry.Info) -> list[dict[Any, Any]
     raw, planner, key, args = _root(info)
     fields = planner.subfields(list(raw.field_nodes))
     read = planner.read(table, fields, args, (key,))
-    context: RequestContext = info.context
-    if planner.settings.compiled:
-        shape = compiled.shape_of(planner, table, fields, read)
-        answer = None if shape is None else await compiled.answer_list(context, read, shape)
-        if answer is not None:
-            context.paths[key] = compiled.COMPILED
-            return answer
+    answer = await compiled.answer(planner, info.context, key, fields, read, one=False)
+    if answer is not None:
+        return answer
     rows: Rows = await info.context.session.run(
         lambda conn, compiler: fetch_rows(conn, compiler, read)
     )
@@ -62,12 +58,9 @@ async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | Any
     fields = planner.subfields(list(raw.field_nodes))
     read = planner.read(table, fields, {}, (key,), many=False)
     read = replace(read, where=Compare(field, "eq", value), order=(), limit=1, offset=0)
-    if planner.settings.compiled:
-        shape = compiled.shape_of(planner, table, fields, read)
-        answer = None if shape is None else await compiled.answer_one(info.context, read, shape)
-        if answer is not None:
-            info.context.paths[key] = compiled.COMPILED
-            return answer
+    answer = await compiled.answer(planner, info.context, key, fields, read, one=True)
+    if answer is not None:
+        return answer
     rows = await info.context.session.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
     return rows.items[0] if rows.items else None
 

@@ -108,7 +108,7 @@ from graph.sql.ddl import create_schema
 from graph.sql.tables import Catalog
 from tests.databases import TestDatabase, fresh_database
 from tests.model.adversarial import STRINGS
-from tests.model.generate import DATE_DURATIONS, DATETIME_DURATIONS
+from tests.model.generate import DATE_DURATIONS, DATETIME_DURATIONS, DIRECTIONS, NAME
 from tests.model.rows import read_tables
 
 # -- budget ----------------------------------------------------------------------------------------
@@ -132,14 +132,6 @@ CAPPED_PAGE_SIZES = (999, 1000)
 OFFSETS = (0, 1, 2, 5, 10, 50, 150, 99_999, 100_000)
 LEAK_MARKERS = ("Traceback", "sqlalchemy", "psycopg", "SELECT ", 'File "/')
 
-DIRECTIONS = (
-    "ASC",
-    "DESC",
-    "ASC_NULLS_FIRST",
-    "ASC_NULLS_LAST",
-    "DESC_NULLS_FIRST",
-    "DESC_NULLS_LAST",
-)
 BUCKETS = ("HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
 # IANA names both databases know: odd offsets (+05:45, +13:45), the date line, aliases, and
 # zones whose daylight saving time changes at midnight.
@@ -248,7 +240,6 @@ HOSTILE_JSON: tuple[Any, ...] = (
     [[[]]],
 )
 HOSTILE_KEYS = ("", "😀", "a.b", "%", "key with space", "ß")
-NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 
 
 def budget(kind: str) -> settings:
