@@ -107,8 +107,12 @@ class Settings:
     # Root fields answered by one SQL statement that builds their JSON (graph/gql/compiled.py)
     # where the compiler handles their selection; off: every field takes the reference path.
     compiled: bool = True
+    # Compiled statements kept for reuse, per process (graph/sql/statement_cache.py); 0: none.
+    statement_cache_size: int = 512
 
     def __post_init__(self) -> None:
+        if self.statement_cache_size < 0:
+            raise SystemExit("GRAPH_STATEMENT_CACHE_SIZE must be 0 or more")
         if "*" in self.cors_origins and self.cors_credentials:
             # Any origin with credentials would let every site read answers as the visitor.
             raise SystemExit("GRAPH_CORS_ORIGINS=* cannot be used with GRAPH_CORS_CREDENTIALS")
@@ -152,6 +156,7 @@ class Settings:
             max_in_flight=_env_int("GRAPH_MAX_IN_FLIGHT", 8),
             adaptive_in_flight=_env_bool("GRAPH_ADAPTIVE_IN_FLIGHT", default=True),
             compiled=_env_bool("GRAPH_COMPILED", default=True),
+            statement_cache_size=_env_int("GRAPH_STATEMENT_CACHE_SIZE", 512),
             max_queued=_env_int("GRAPH_MAX_QUEUED", 64),
             queue_wait_s=_env_float("GRAPH_QUEUE_WAIT_S", 1.0),
             max_header_bytes=_env_int("GRAPH_MAX_HEADER_BYTES", 16_384),

@@ -11,6 +11,7 @@ documents check that the compiled path did answer them, in one statement.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -76,16 +77,19 @@ def body(api: Api, world: World, document: str, variables: dict[str, Any]) -> by
 
 
 def same_bytes(world: World, document: str, variables: dict[str, Any]) -> None:
+    """Both paths answer the same bytes; the compiled path twice: built, then (for most
+    documents) from its statement cache."""
     for backend in world.backends:
-        fast = body(backend.api, world, document, variables)
         slow = body(reference_api(backend), world, document, variables)
-        if fast != slow:
-            at = next(i for i, (a, b) in enumerate(zip(fast, slow, strict=False)) if a != b)
-            pytest.fail(
-                f"{backend.name}: the paths differ at byte {at}\n{document}\n{variables}\n"
-                f"compiled:  ...{fast[max(0, at - 200) : at + 200]!r}\n"
-                f"reference: ...{slow[max(0, at - 200) : at + 200]!r}"
-            )
+        for attempt in ("built", "reused"):
+            fast = body(backend.api, world, document, variables)
+            if fast != slow:
+                at = next(i for i, (a, b) in enumerate(zip(fast, slow, strict=False)) if a != b)
+                pytest.fail(
+                    f"{backend.name}: the paths differ at byte {at} ({attempt})\n{document}\n"
+                    f"{variables}\ncompiled:  ...{fast[max(0, at - 200) : at + 200]!r}\n"
+                    f"reference: ...{slow[max(0, at - 200) : at + 200]!r}"
+                )
 
 
 @budget("queries")
@@ -198,3 +202,79 @@ def test_what_is_not_compiled_falls_back_without_an_error(world: World) -> None:
             "c": "reference",
             "d": "compiled",
         }
+
+
+# -- the statement cache (graph/sql/statement_cache.py) -----------------------------------------
+
+
+def test_a_repeated_query_reuses_its_statement(world: World) -> None:
+    """The second run of a document takes each root field's statement from the cache: one
+    statement per root field still, the same bytes, no statement built."""
+    if world.name != "grace":
+        pytest.skip("the traversal is of the shipped tables")
+    variables = {"component": "memory-api"}
+    for backend in world.backends:
+        api = compiled_api(backend)
+        cache = api.graph.statements
+        first = world.loop.run_until_complete(
+            api.raw_post(orjson.dumps({"query": TRAVERSAL, "variables": variables}))
+        )
+        assert (len(cache), cache.hits) == (3, 0)
+        with api.counter.watching(backend.db.engine) as counter:
+            again = world.loop.run_until_complete(
+                api.raw_post(orjson.dumps({"query": TRAVERSAL, "variables": variables}))
+            )
+        assert (len(cache), cache.hits) == (3, 3)
+        assert counter.count == 3, counter.statements
+        assert REQUEST_ID.sub(b"", again.content) == REQUEST_ID.sub(b"", first.content)
+        # Other values are other statements: the component is a parameter of the key.
+        other = world.loop.run_until_complete(api.post(TRAVERSAL, {"component": "no such"}))
+        assert other["data"]["same"] == [] and len(cache) == 5
+
+
+def test_a_statement_holding_the_moment_is_not_reused(world: World) -> None:
+    """Time windows and computed fields of the request's moment are built for each request:
+    an hour later, `dataFreshnessHours` is an hour more and `withinLast` sees other rows."""
+    if world.name != "grace":
+        pytest.skip("the documents are of the shipped tables")
+    document = (
+        "{ dashboards(orderBy: [{id: ASC}], limit: 3) { id dataFreshnessHours }"
+        ' executionLogs(where: {startedAt: {withinLast: "PT1H"}}, limit: 1000) { id } }'
+    )
+    now = [FIXED_NOW]
+    for backend in world.backends:
+        now[0] = FIXED_NOW
+        graph = backend.api.graph
+        api = Api(
+            backend.db,
+            graph.spec,
+            graph.catalog,
+            Settings(max_nodes=10**15, debug=True),
+            clock=lambda: now[0],
+        )
+        first = world.loop.run_until_complete(api.post(document))
+        now[0] = FIXED_NOW + dt.timedelta(hours=1)
+        later = world.loop.run_until_complete(api.post(document))
+        assert set(later["extensions"]["paths"].values()) == {"compiled"}
+        assert len(api.graph.statements) == 0
+        hours = [row["dataFreshnessHours"] for row in first["data"]["dashboards"]]
+        more = [row["dataFreshnessHours"] for row in later["data"]["dashboards"]]
+        assert [h is None for h in hours] == [h is None for h in more]
+        assert all(
+            b - a == pytest.approx(1.0) for a, b in zip(hours, more, strict=True) if a is not None
+        )
+        assert any(h is not None for h in hours), hours
+
+
+def test_a_list_value_is_answered_without_the_cache(world: World) -> None:
+    """A filter value that is a list cannot key the cache: the statement is built each time,
+    and answers like the reference path."""
+    if world.name != "grace":
+        pytest.skip("the documents are of the shipped tables")
+    document = "{ executionLogs(where: {status: {in: [FAILED, SUCCEEDED]}}, limit: 5) { id } }"
+    same_bytes(world, document, {})
+    for backend in world.backends:
+        api = compiled_api(backend)
+        answer = world.loop.run_until_complete(api.post(document))
+        assert answer["extensions"]["paths"] == {"executionLogs": "compiled"}
+        assert len(api.graph.statements) == 0

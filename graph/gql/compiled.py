@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 from graphql import FieldNode
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -33,7 +34,9 @@ from graph.gql.selection import Planner
 from graph.plan import Read
 from graph.shape import Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
 from graph.spec.model import FieldType
+from graph.sql.compile import Compiler
 from graph.sql.response import MAX_KEYS, ResponseCompiler
+from graph.sql.statement_cache import StatementCache, recording
 
 SQLITE_TOO_DEEP = "parser stack overflow"
 TOO_DEEP = object()
@@ -98,28 +101,41 @@ async def answer(
 
 async def answer_list(context: Any, read: Read, shape: Shape) -> orjson.Fragment | None:
     """A root list field's answer, or None when the compiled path cannot give it."""
-    return await _answer(context, lambda compiler: compiler.root_list(read, shape))
+    return await _answer(context, ("list", read, shape), lambda c: c.root_list(read, shape))
 
 
 async def answer_one(context: Any, read: Read, shape: Shape) -> orjson.Fragment | None:
     """A lookup's answer (the object, or null when no row has the key), or None when the
     compiled path cannot give it."""
-    return await _answer(context, lambda compiler: compiler.root_one(read, shape))
+    return await _answer(context, ("one", read, shape), lambda c: c.root_one(read, shape))
 
 
-async def _answer(context: Any, build: Callable[[ResponseCompiler], Any]) -> orjson.Fragment | None:
-    """Run the one statement `build` makes; its JSON as the reference path's bytes. None when
+async def _answer(
+    context: Any, parts: tuple[Any, ...], build: Callable[[ResponseCompiler], Any]
+) -> orjson.Fragment | None:
+    """Run the one statement `build` makes, or the one an earlier request kept for the same
+    `parts` (graph/sql/statement_cache.py); its JSON as the reference path's bytes. None when
     SQLite could not parse a statement so deep (its parser's stack is fixed before SQLite
     3.46): the reference path, several shallower statements, answers instead."""
+    cache: StatementCache = context.graph.statements
+    reusable = cache.key(*parts)
+    kept = cache.get(reusable) if reusable is not None else None
 
-    def run(conn: Any, compiler: Any) -> str | object | None:
+    def run(conn: Connection, compiler: Compiler) -> str | object | None:
+        if kept is not None:
+            reused: str | None = kept.run(conn).scalar_one()
+            return reused
         statement = build(ResponseCompiler(compiler))
         try:
-            text: str | None = conn.execute(statement).scalar_one()
+            with recording() as sent:
+                text: str | None = conn.execute(statement).scalar_one()
         except OperationalError as error:
             if SQLITE_TOO_DEEP in str(error.orig):
                 return TOO_DEEP  # refused while parsing: nothing ran, the snapshot is intact
             raise
+        # A statement holding the request's moment is this request's only.
+        if reusable is not None and len(sent) == 1 and not compiler.ctx.moment_read:
+            cache.put(reusable, sent[0])
         return text
 
     text = await context.session.run(run)

@@ -20,6 +20,7 @@ from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.compile import Compiler
 from graph.sql.engine import snapshot_reader, write_engine
+from graph.sql.statement_cache import StatementCache
 from graph.sql.tables import Catalog
 from graph.where import TableIndex, build_index
 from graph.writes import WriteOps
@@ -46,6 +47,8 @@ class GraphContext:
 
     writer: Engine = field(init=False)
     writes: WriteOps = field(init=False)
+    # The compiled path's built statements, reused by later requests (graph/gql/compiled.py).
+    statements: StatementCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.index = build_index(self.spec)
@@ -53,6 +56,7 @@ class GraphContext:
         # Every statement of one operation reads one snapshot (ReadSession below).
         self.reader = snapshot_reader(self.engine)
         self.writer = write_engine(self.engine)
+        self.statements = StatementCache(self.engine, self.settings.statement_cache_size)
 
     @property
     def dialect(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 from graph.errors import SourcePos
@@ -46,9 +46,24 @@ ON_MISSING: tuple[OnMissing, ...] = ("reject", "allow")
 ON_DELETE: tuple[OnDelete, ...] = ("restrict", "set_null", "cascade", "allow")
 
 
+def hash_once(spec: Any) -> int:
+    """The hash of a frozen spec, computed once: the compiled path keys its statement cache by
+    Reads and Shapes that hold fields and relations (graph/sql/statement_cache.py), and a
+    field's hash walks its description, position and computed expression each time. Equality
+    stays the dataclass's own (by value): the hash agrees with it. Specs are built in each
+    process from the YAML, never pickled, so a kept hash never crosses processes."""
+    known: int | None = spec.__dict__.get("_hash")
+    if known is None:
+        known = hash(tuple(getattr(spec, f.name) for f in fields(spec)))
+        object.__setattr__(spec, "_hash", known)
+    return known
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One column of a table, as declared (or, for id/created_at/updated_at, as the engine adds)."""
+
+    __hash__ = hash_once
 
     name: str
     type: FieldType
@@ -88,6 +103,8 @@ class IndexSpec:
 class RelationSpec:
     """One entry of relations.yaml: a named link from a column of one table to another's."""
 
+    __hash__ = hash_once
+
     name: str
     from_table: str
     from_field: str
@@ -112,6 +129,8 @@ class RelationEnd:
     `owner.local_field` (or, where one side is a list column, when the list contains the
     other side's value), and the fixed `where` conditions of the relation hold.
     """
+
+    __hash__ = hash_once
 
     name: str
     owner: str

@@ -37,10 +37,22 @@ from graph.sql.patterns import canonical_like, escape_like
 from graph.sql.tables import element_type
 
 
-@dataclass(frozen=True)
 class FilterContext:
-    dialect: str
-    now: dt.datetime
+    """What a filter's SQL depends on besides its value: the dialect and the request's moment.
+    Reading the moment is noted (`moment_read`): a statement holding it is not reused
+    (graph/sql/statement_cache.py)."""
+
+    __slots__ = ("_now", "dialect", "moment_read")
+
+    def __init__(self, dialect: str, now: dt.datetime) -> None:
+        self.dialect = dialect
+        self._now = now
+        self.moment_read = False
+
+    @property
+    def now(self) -> dt.datetime:
+        self.moment_read = True
+        return self._now
 
 
 Builder = Callable[[FilterContext, ColumnElement[Any], Any, FieldSpec], ColumnElement[bool]]

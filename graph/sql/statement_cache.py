@@ -1,0 +1,130 @@
+"""Statements built once and run again: the compiled path's cache (graph/gql/compiled.py).
+
+Building a response statement with SQLAlchemy, then compiling it to the driver's SQL, costs more
+CPU than the database spends answering it. A repeated query (the same Read and Shape: the same
+rows, columns, filters and values) reuses the driver's text and parameters exactly as the first
+run sent them to the cursor, recorded from SQLAlchemy's `before_cursor_execute` event, and runs
+them with `exec_driver_sql`: no statement tree, no SQL compilation, no parameter processing.
+The text is the same each time, so psycopg prepares it on the server after a few runs on a
+connection (its `prepare_threshold`).
+
+What is not kept: a statement that read the request's moment (`withinLast`, computed fields
+such as hours since a moment, through the compiler's FilterContext.now), since its parameters
+hold that moment; and a key that cannot be hashed (a list or JSON object in a filter value).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+
+# Distinct statements kept per server process; the least recently used goes first.
+DEFAULT_SIZE = 512
+
+
+@dataclass(frozen=True)
+class DriverStatement:
+    """What the driver was given: SQL in its own parameter style, and the parameters."""
+
+    sql: str
+    parameters: Any
+
+    def run(self, conn: Connection) -> Any:
+        return conn.exec_driver_sql(self.sql, self.parameters)
+
+
+class Key:
+    """Parts of a cache key with their hash, computed once (a Read's is a deep walk)."""
+
+    __slots__ = ("hash", "parts")
+
+    def __init__(self, parts: tuple[Any, ...], hashed: int) -> None:
+        self.parts = parts
+        self.hash = hashed
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Key) and self.hash == other.hash and self.parts == other.parts
+
+
+class StatementCache:
+    """A thread-safe LRU of driver statements by key, filled by recording first runs."""
+
+    def __init__(self, engine: Engine, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[Key, DriverStatement] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        # One listener per engine, whatever the number of caches (apps) on it.
+        if not event.contains(engine, "before_cursor_execute", _record):
+            event.listen(engine, "before_cursor_execute", _record)
+
+    def key(self, *parts: Any) -> Key | None:
+        """The cache key of `parts`, or None when they cannot key it (the cache is off, or a
+        filter value is a list or a JSON object)."""
+        if self.size == 0:
+            return None
+        try:
+            return Key(parts, hash(parts))
+        except TypeError:
+            return None
+
+    def get(self, key: Key) -> DriverStatement | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: Key, statement: DriverStatement) -> None:
+        with self._lock:
+            self._entries[key] = statement
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# What the current thread is recording (StatementCache.recording), if anything.
+_RECORDING = threading.local()
+
+
+@contextmanager
+def recording() -> Iterator[list[DriverStatement]]:
+    """The statements this thread sends to the driver inside the block, of any engine whose
+    cache is on (its listener is `_record`)."""
+    sent: list[DriverStatement] = []
+    _RECORDING.sent = sent
+    try:
+        yield sent
+    finally:
+        _RECORDING.sent = None
+
+
+def _record(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> None:
+    sent: list[DriverStatement] | None = getattr(_RECORDING, "sent", None)
+    if sent is not None and not executemany:
+        # Copied: the driver may be handed the same mapping again and change it.
+        kept = dict(parameters) if isinstance(parameters, dict) else tuple(parameters or ())
+        sent.append(DriverStatement(statement, kept))
