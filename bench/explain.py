@@ -30,7 +30,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--database", default="postgresql://postgres@127.0.0.1:5432/grace_bench", help="bench DB"
     )
-    parser.add_argument("--query", choices=["q1", "q2", "d1", "d2"], help="a benchmark query")
+    parser.add_argument("--query", choices=["q1", "q2", "q3", "d1", "d2"], help="a benchmark query")
     parser.add_argument("--graphql", help="any GraphQL document instead")
     args = parser.parse_args(argv)
     if (args.query is None) == (args.graphql is None):

@@ -10,6 +10,8 @@ Endpoints (POST, no body needed):
   /q1          Q1 in one statement (CTE + joins + LATERAL): the default floor for Q1.
   /q1-batched  Q1 with the engine's statement pattern: root rows, then one statement per relation.
   /q2          Q2: one statement.
+  /q3          Q3, the README traversal without its time window: one statement, one row per
+               log, ticket and ticket work order, nested in Python.
   /d1          D1, failures per day per component with every day shown: one statement.
   /d2          D2, 200 playbooks with counts and a p95 of their runs: one statement.
 Every answer carries `x-sql-statements`: the statements that request ran.
@@ -44,7 +46,12 @@ DEFAULT_POOL_SIZE = 10
 Q1_LIMIT = 50
 Q1_FEEDBACK_LIMIT = 5
 Q2_LIMIT = 100
+Q3_LIMIT = 20
+Q3_FEEDBACK_LIMIT = 5
+# A to-many relation without `limit` gets the API's default page, per parent.
+DEFAULT_LIMIT = 100
 FAILED = "failed"
+OPEN = "open"
 
 # Root rows of Q1 and Q2: failed runs, newest first, nulls last, id as tie-break (as the engine).
 Q1_JOINED = """
@@ -115,6 +122,47 @@ FROM memory_execution_logs
 WHERE status = %(status)s
 ORDER BY started_at DESC NULLS FIRST, id
 LIMIT %(limit)s
+"""
+
+
+# Q3: the 20 newest failed runs with playbook and work order, the first 5 open tickets (by id) on
+# each run's component, and each ticket's work orders (by id) named in its list column.
+Q3 = """
+WITH logs AS (
+    SELECT id, execution_id, component, started_at, error_message,
+           linked_playbook_id, linked_work_order_id
+    FROM memory_execution_logs
+    WHERE status = %(status)s
+    ORDER BY started_at DESC NULLS FIRST, id
+    LIMIT %(limit)s
+), tickets AS (
+    SELECT c.component, t.id, t.ticket_id, t.title, t.priority, t.linked_work_orders
+    FROM (SELECT DISTINCT component FROM logs) AS c
+    CROSS JOIN LATERAL (
+        SELECT id, ticket_id, title, priority, linked_work_orders
+        FROM memory_feedback_tickets
+        WHERE affected_component = c.component AND status = %(ticket_status)s
+        ORDER BY id
+        LIMIT %(feedback_limit)s
+    ) AS t
+)
+SELECT l.execution_id, l.component, l.started_at, l.error_message,
+       p.playbook_name, p.success_rate, p.trust_score,
+       w.work_order_id, w.title, w.status,
+       t.ticket_id, t.title, t.priority,
+       tw.work_order_id, tw.title, tw.status
+FROM logs AS l
+LEFT JOIN memory_self_healing_playbooks AS p ON p.playbook_name = l.linked_playbook_id
+LEFT JOIN memory_coding_work_orders AS w ON w.work_order_id = l.linked_work_order_id
+LEFT JOIN tickets AS t ON t.component = l.component
+LEFT JOIN LATERAL (
+    SELECT id, work_order_id, title, status
+    FROM memory_coding_work_orders
+    WHERE work_order_id = ANY (t.linked_work_orders)
+    ORDER BY id
+    LIMIT %(default_limit)s
+) AS tw ON true
+ORDER BY l.started_at DESC NULLS FIRST, l.id, t.id, tw.id
 """
 
 
@@ -282,6 +330,62 @@ async def q2(pool: ConnectionPool) -> Response:
     return json_response(logs, statements=1)
 
 
+# -- Q3 -----------------------------------------------------------------------------------------
+
+
+def q3_logs(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Nest the flat rows (log x ticket x ticket work order, in answer order)."""
+    logs: dict[str, dict[str, Any]] = {}
+    tickets: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        execution_id, component, started_at, error, playbook, success, trust = row[:7]
+        work_order, title, status, ticket_id, ticket_title, priority = row[7:13]
+        ticket_wo, ticket_wo_title, ticket_wo_status = row[13:]
+        log = logs.get(execution_id)
+        if log is None:
+            log = logs[execution_id] = {
+                "executionId": execution_id,
+                "component": component,
+                "startedAt": datetime_value(started_at),
+                "errorMessage": error,
+                "playbook": None
+                if playbook is None
+                else {"playbookName": playbook, "successRate": success, "trustScore": trust},
+                "workOrder": None
+                if work_order is None
+                else {"workOrderId": work_order, "title": title, "status": enum_value(status)},
+                "relatedFeedback": [],
+            }
+        if ticket_id is None:
+            continue
+        ticket = tickets.get((execution_id, ticket_id))
+        if ticket is None:
+            ticket = tickets[execution_id, ticket_id] = {
+                "ticketId": ticket_id,
+                "title": ticket_title,
+                "priority": enum_value(priority),
+                "workOrders": [],
+            }
+            log["relatedFeedback"].append(ticket)
+        if ticket_wo is not None:
+            ticket["workOrders"].append(
+                {
+                    "workOrderId": ticket_wo,
+                    "title": ticket_wo_title,
+                    "status": enum_value(ticket_wo_status),
+                }
+            )
+    return list(logs.values())
+
+
+async def q3(pool: ConnectionPool) -> Response:
+    params = {"status": FAILED, "limit": Q3_LIMIT, "ticket_status": OPEN,
+              "feedback_limit": Q3_FEEDBACK_LIMIT, "default_limit": DEFAULT_LIMIT}  # fmt: skip
+    async with pool.connection() as conn:
+        rows = await fetch(conn, Q3, params)
+    return json_response(q3_logs(rows), statements=1)
+
+
 # -- D1, D2: the dashboards of the analytics issue ----------------------------------------------
 
 # Failed runs per UTC day and component in [low, high): every day of the window for every
@@ -371,6 +475,9 @@ def create_app() -> Starlette:
     async def q2_endpoint(request: Request) -> Response:
         return await q2(pool)
 
+    async def q3_endpoint(request: Request) -> Response:
+        return await q3(pool)
+
     async def d1_endpoint(request: Request) -> Response:
         return await d1(pool, orjson.loads(await request.body())["variables"])
 
@@ -387,6 +494,7 @@ def create_app() -> Starlette:
             Route("/q1", q1_endpoint, methods=["POST"]),
             Route("/q1-batched", q1_batched_endpoint, methods=["POST"]),
             Route("/q2", q2_endpoint, methods=["POST"]),
+            Route("/q3", q3_endpoint, methods=["POST"]),
             Route("/d1", d1_endpoint, methods=["POST"]),
             Route("/d2", d2_endpoint, methods=["POST"]),
             Route("/readyz", readyz),

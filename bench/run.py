@@ -63,6 +63,22 @@ Q2 = """query Q2 {
   }
 }"""
 
+# The README's traversal without its time window (`withinLast` moves with the clock, and the
+# peer of bench/peers.py, PostGraphile, filters by equality only): failed runs, newest first,
+# each with its playbook and work order, and the open tickets on the same component with the
+# work orders linked to them.
+Q3 = """query Q3 {
+  executionLogs(where: {status: {eq: FAILED}}, orderBy: [{startedAt: DESC}], limit: 20) {
+    executionId component startedAt errorMessage
+    playbook { playbookName successRate trustScore }
+    workOrder { workOrderId title status }
+    relatedFeedback(where: {status: {eq: OPEN}}, limit: 5) {
+      ticketId title priority
+      workOrders { workOrderId title status }
+    }
+  }
+}"""
+
 
 # Dashboards (issue 8): failures per day per component over 30 days, every day shown (`fill`),
 # in a window that ends with the data's last day (variables: the same body goes to the floor).
@@ -91,7 +107,7 @@ D2 = """query D2 {
 class Query:
     name: str
     graphql: str
-    floor_path: str
+    floor_path: str | None  # None: the floor does not answer this query
     # Rows of `root` in the answer; None: any number but none (it depends on the data).
     expected_rows: int | None
     root: str = "executionLogs"
@@ -113,6 +129,7 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
     known = {
         "q1": Query("q1", Q1, FLOOR_Q1_PATHS[floor_q1], 50),
         "q2": Query("q2", Q2, "/q2", 100),
+        "q3": Query("q3", Q3, "/q3", 20),
         "d1": Query("d1", D1, "/d1", None, "executionLogsAggregate"),
         "d2": Query("d2", D2, "/d2", 200, "playbooks"),
     }
@@ -124,8 +141,14 @@ class Target:
     name: str  # graph | reference | floor
     port: int
 
+    def serves(self, query: Query) -> bool:
+        """Whether this target answers `query` (the floor lacks some queries)."""
+        return self.name != "floor" or query.floor_path is not None
+
     def url(self, query: Query) -> str:
         path = query.floor_path if self.name == "floor" else "/graphql"
+        if path is None:
+            raise ValueError(f"the floor does not answer {query.name}")
         return f"http://{HOST}:{self.port}{path}"
 
 
@@ -175,13 +198,7 @@ class Servers:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--pg-url",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="admin URL: used only to create, check and drop the bench database",
-    )
-    p.add_argument("--database-name", default="grace_bench")
-    p.add_argument("--scale", type=float, default=1000, help="seed scale (1000: 200,000 logs)")
+    add_database_options(p)
     p.add_argument("--duration", type=float, default=20, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each run")
     p.add_argument("--concurrency", default="1,16", help="comma-separated connection counts")
@@ -189,7 +206,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
-    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,d1,d2")
+    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2")
     p.add_argument(
         "--targets",
         default="graph,floor",
@@ -202,26 +219,46 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="joined",
         help="floor Q1 plan: one joined statement, or the engine's 4-statement pattern",
     )
+    add_client_option(p)
+    args = p.parse_args(argv)
+    check_common_args(p, args)
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    try:
+        args.queries = make_queries(args.queries, args.floor_q1)
+    except KeyError as exc:
+        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2")
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    return args
+
+
+def add_database_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="admin URL: used only to create, check and drop the bench database",
+    )
+    p.add_argument("--database-name", default="grace_bench")
+    p.add_argument("--scale", type=float, default=1000, help="seed scale (1000: 200,000 logs)")
+
+
+def add_client_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--client",
         choices=["auto", "wrk", "httpx"],
         default="auto",
         help="load generator (auto: wrk when installed, else httpx)",
     )
-    args = p.parse_args(argv)
+
+
+def check_common_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The bench database's name (a plain identifier, not the admin database's) and the load
+    generator `auto` resolves to; shared with bench/peers.py."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database_name):
         p.error("--database-name must be a plain lower-case identifier")
     if args.database_name == make_url(args.pg_url).database:
         p.error("--database-name must differ from the admin database")
-    args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    try:
-        args.queries = make_queries(args.queries, args.floor_q1)
-    except KeyError as exc:
-        p.error(f"unknown query {exc}; use some of q1, q2, d1, d2")
-    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "httpx"
-    return args
 
 
 # -- the bench database -------------------------------------------------------------------------
@@ -426,6 +463,8 @@ def check_answers(targets: dict[str, Target], queries: list[Query]) -> dict[str,
     for query in queries:
         data = {}
         for name, target in targets.items():
+            if not target.serves(query):
+                continue
             response = answer(target, query)
             body = response.json()
             rows = (body.get("data") or {}).get(query.root) or []
@@ -438,6 +477,9 @@ def check_answers(targets: dict[str, Target], queries: list[Query]) -> dict[str,
             data[name] = body["data"]
             if name == "floor":
                 floor_statements[query.name] = int(response.headers["x-sql-statements"])
+        if not data:
+            print(f"{query.name}: no target answers it (the floor lacks it)")
+            continue
         if any(answer != data[next(iter(data))] for answer in data.values()):
             raise SystemExit(f"{query.name}: the targets' answers differ ({', '.join(data)})")
         rows = len(data["graph" if "graph" in data else "floor"][query.root])
@@ -765,6 +807,9 @@ def run(args: argparse.Namespace, servers: Servers) -> list[Result]:
     results = []
     for query in args.queries:
         for name, target in targets.items():
+            if not target.serves(query):
+                print(f"{name}: no {query.name} (skipped)")
+                continue
             for concurrency in args.concurrency:
                 count = statements.get(name, {}).get(query.name)
                 result = measure(args, target, query, concurrency, pids[name], count)
