@@ -120,6 +120,19 @@ class ReadSession:
                 return await anyio.to_thread.run_sync(self._in_thread, work)
 
     def _in_thread(self, work: Callable[[Connection, Compiler], T]) -> T:
+        fresh = self._conn is None
+        try:
+            return self._work(work)
+        except DBAPIError as exc:
+            if not (fresh and exc.connection_invalidated):
+                raise
+            # The pooled connection had died unseen (graph/sql/engine.py checks the socket
+            # at checkout, but a server may vanish without closing it). Nothing of this
+            # operation had run on it: once more, on a new connection (the pool has let go
+            # of every connection as old as that one).
+            return self._work(work)
+
+    def _work(self, work: Callable[[Connection, Compiler], T]) -> T:
         if self._conn is None:
             self._conn = self.graph.reader.connect()
             self._conn.begin()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import select
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -11,10 +12,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from graph.errors import GraphError, OutOfRangeError
@@ -270,13 +272,32 @@ def _create(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=pool_timeout_s,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout): _closed_by_server below looks at the socket.
+        pool_pre_ping=False,
         json_deserializer=load_json,
         hide_parameters=True,
         connect_args={"options": options, "connect_timeout": _connect_timeout(pool_timeout_s)},
     )
     event.listen(engine, "handle_error", _out_of_range)
+    event.listen(engine, "checkout", _closed_by_server)
     return engine
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """At checkout: a pooled connection whose server went away (a restart, an administrator's
+    pg_terminate_backend, an idle timeout) has its end of the socket closed, or a goodbye
+    message waiting: an idle PostgreSQL connection has nothing to read otherwise. Raising
+    DisconnectionError makes the pool drop it and check out another (SQLAlchemy's
+    "pessimistic" disconnect handling, without pre-ping's round trip). A connection that
+    dies later, or one whose server vanished without closing the socket, fails its statement
+    as before: SERVICE_UNAVAILABLE, and reads are retried once (graph/gql/context.py)."""
+    try:
+        fd = dbapi_connection.pgconn.socket
+        readable, _, _ = select.select([fd], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError) as exc:
+        raise DisconnectionError("the connection is closed") from exc
+    if readable:
+        raise DisconnectionError("the server closed the connection")
 
 
 def _connect_timeout(pool_timeout_s: float) -> int:
