@@ -24,8 +24,12 @@ from hypothesis import strategies as st
 
 from graph.gql import compiled
 from graph.settings import Settings
+from graph.spec.model import Spec
+from graph.sql.ddl import create_schema
+from graph.sql.tables import Catalog
 from tests import test_differential as differential
 from tests.api import Api
+from tests.databases import TestDatabase
 from tests.test_differential import FIXED_NOW, Backend, World, budget
 
 # The differential test's world (its databases, adversarial rows and generator), as fixtures
@@ -278,3 +282,58 @@ def test_a_list_value_is_answered_without_the_cache(world: World) -> None:
         answer = world.loop.run_until_complete(api.post(document))
         assert answer["extensions"]["paths"] == {"executionLogs": "compiled"}
         assert len(api.graph.statements) == 0
+
+
+# -- prepared operations (graph/gql/prepared.py) -----------------------------------------------
+
+INSERT_PLAYBOOK = (
+    "mutation($name: String!) { insertPlaybooks(rows: [{playbookName: $name, actions: [],"
+    " riskLevel: LOW}]) { affectedCount } }"
+)
+
+
+async def test_a_repeated_request_is_answered_again_without_graphql(
+    empty_db: TestDatabase, spec: Spec, catalog: Catalog
+) -> None:
+    """The same request body again: the kept statement answers it, with the bytes the full
+    path wrote, fresh from the database (rows written in between show), in one statement.
+    Another body, several root fields or a field of the request's moment go the full way."""
+    create_schema(empty_db.engine, catalog)
+    api = Api(empty_db, spec, catalog, Settings(debug=True), clock=lambda: FIXED_NOW)
+    prepared = api.graph.prepared
+    assert "errors" not in await api.post(INSERT_PLAYBOOK, {"name": "first"})
+    query = orjson.dumps({"query": "{ playbooks(orderBy: [{id: ASC}]) { playbookName } }"})
+
+    first = await api.raw_post(query)
+    assert (len(prepared), prepared.hits) == (1, 0)
+    with api.counter.watching(empty_db.engine) as counter:
+        again = await api.raw_post(query)
+    assert prepared.hits == 1 and counter.count == 1, counter.statements
+    assert again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert orjson.loads(again.content) == {
+        "data": {"playbooks": [{"playbookName": "first"}]},
+        "extensions": {"paths": {"playbooks": "compiled"}},
+    }
+
+    assert "errors" not in await api.post(INSERT_PLAYBOOK, {"name": "second"})
+    later = orjson.loads((await api.raw_post(query)).content)
+    assert prepared.hits == 2
+    assert later["data"]["playbooks"] == [{"playbookName": "first"}, {"playbookName": "second"}]
+
+    # Not kept: two root fields; a field holding the request's moment; a lookup of a list.
+    for document in (
+        "{ a: playbooks { id } b: playbooks { id } }",
+        "{ dashboards { dataFreshnessHours } }",
+        "{ executionLogs(where: {status: {in: [FAILED]}}) { id } }",
+    ):
+        body = orjson.dumps({"query": document})
+        for _ in range(2):
+            assert (await api.raw_post(body)).status_code == 200
+    assert (len(prepared), prepared.hits) == (1, 2)
+    # The same document with other variables is another request.
+    lookup = "query($n: String) { playbook(playbookName: $n) { id playbookName } }"
+    for name, found in (("first", True), ("second", True), ("first", True), ("none", False)):
+        answer = await api.post(lookup, {"n": name})
+        assert (answer["data"]["playbook"] is not None) is found, answer
+    assert (len(prepared), prepared.hits) == (4, 3)

@@ -11,6 +11,7 @@ import strawberry
 from graphql import (
     GraphQLError,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
 )
@@ -59,15 +60,26 @@ from graph.gql.types import (
 from graph.settings import Settings
 from graph.spec.model import Spec, TableSpec
 
-Resolver = Callable[[str, strawberry.Info], Awaitable[Any]]
+Resolver = Callable[[str, GraphQLResolveInfo[Any]], Awaitable[Any]]
 
 
 def _bound(resolve: Resolver, table: str) -> Callable[..., Awaitable[Any]]:
     async def body(info: strawberry.Info, **_arguments: Any) -> Any:
         # Arguments are read from the selection by the planner, with their paths for errors.
-        return await resolve(table, info)
+        return await resolve(table, info._raw_info)
 
     return body
+
+
+def _direct(resolve: Resolver, table: str) -> Callable[..., Awaitable[Any]]:
+    """A root field's resolver as graphql-core calls it: strawberry's wrapper would convert
+    the arguments into input objects (a quarter of a compiled request's CPU) that the
+    planner does not read: it reads them from the selection, with their paths for errors."""
+
+    async def resolve_root(_root: Any, info: GraphQLResolveInfo[Any], **_arguments: Any) -> Any:
+        return await resolve(table, info)
+
+    return resolve_root
 
 
 def _root_fields(table: TableSpec, types: GeneratedTypes) -> dict[str, Any]:
@@ -180,7 +192,13 @@ def _install_direct_resolvers(schema: strawberry.Schema, spec: Spec, shaper: Gro
     the time of a 50-row traversal; the resolvers set here skip it. Arguments of relation fields
     are still validated by GraphQL and read by the planner from the query itself.
     """
+    query = schema._schema.query_type
+    assert query is not None
     for table in spec.tables.values():
+        query.fields[table.list_root].resolve = _direct(resolvers.resolve_list, table.name)
+        query.fields[table.single_root].resolve = _direct(resolvers.resolve_one, table.name)
+        connection = naming.connection_root_name(table.list_root)
+        query.fields[connection].resolve = _direct(resolvers.resolve_connection, table.name)
         gql_type = schema._schema.type_map[table.type_name]
         assert isinstance(gql_type, GraphQLObjectType)
         for field in table.read_fields:

@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from graph.gql.prepared import PreparedOperation
 from graph.gql.selection import Planner
 from graph.plan import Read
 from graph.shape import Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
@@ -84,34 +85,45 @@ async def answer(
     read: Read,
     *,
     one: bool,
+    sole: bool = False,
 ) -> orjson.Fragment | None:
     """A root field's answer by the compiled path (a lookup's when `one`), the field marked
     as compiled in `context.paths`; None when the path is off, the selection holds something
-    it does not build, or the statement could not run: the reference path answers then."""
+    it does not build, or the statement could not run: the reference path answers then.
+    `sole`: the operation has no other root field (its one statement needs no transaction,
+    and the operation may be answered again without GraphQL: graph/gql/prepared.py)."""
     if not planner.settings.compiled:
         return None
     shape = shape_of(planner, read.table, fields, read)
     if shape is None:
         return None
-    found = await (answer_one if one else answer_list)(context, read, shape)
+    found = await (answer_one if one else answer_list)(context, read, shape, key if sole else None)
     if found is not None:
         context.paths[key] = COMPILED
     return found
 
 
-async def answer_list(context: Any, read: Read, shape: Shape) -> orjson.Fragment | None:
-    """A root list field's answer, or None when the compiled path cannot give it."""
-    return await _answer(context, ("list", read, shape), lambda c: c.root_list(read, shape))
+async def answer_list(
+    context: Any, read: Read, shape: Shape, sole: str | None = None
+) -> orjson.Fragment | None:
+    """A root list field's answer, or None when the compiled path cannot give it. `sole`: the
+    field's response key when the operation has no other root field."""
+    return await _answer(context, ("list", read, shape), lambda c: c.root_list(read, shape), sole)
 
 
-async def answer_one(context: Any, read: Read, shape: Shape) -> orjson.Fragment | None:
+async def answer_one(
+    context: Any, read: Read, shape: Shape, sole: str | None = None
+) -> orjson.Fragment | None:
     """A lookup's answer (the object, or null when no row has the key), or None when the
     compiled path cannot give it."""
-    return await _answer(context, ("one", read, shape), lambda c: c.root_one(read, shape))
+    return await _answer(context, ("one", read, shape), lambda c: c.root_one(read, shape), sole)
 
 
 async def _answer(
-    context: Any, parts: tuple[Any, ...], build: Callable[[ResponseCompiler], Any]
+    context: Any,
+    parts: tuple[Any, ...],
+    build: Callable[[ResponseCompiler], Any],
+    sole: str | None,
 ) -> orjson.Fragment | None:
     """Run the one statement `build` makes, or the one an earlier request kept for the same
     `parts` (graph/sql/statement_cache.py); its JSON as the reference path's bytes. None when
@@ -121,14 +133,16 @@ async def _answer(
     reusable = cache.key(*parts)
     kept = cache.get(reusable) if reusable is not None else None
 
+    reused = [kept] if kept is not None else []
+
     def run(conn: Connection, compiler: Compiler) -> str | object | None:
         if kept is not None:
-            reused: str | None = kept.run(conn).scalar_one()
-            return reused
+            text: str | None = kept.run(conn).scalar_one()
+            return text
         statement = build(ResponseCompiler(compiler))
         try:
             with recording() as sent:
-                text: str | None = conn.execute(statement).scalar_one()
+                text = conn.execute(statement).scalar_one()
         except OperationalError as error:
             if SQLITE_TOO_DEEP in str(error.orig):
                 return TOO_DEEP  # refused while parsing: nothing ran, the snapshot is intact
@@ -136,11 +150,15 @@ async def _answer(
         # A statement holding the request's moment is this request's only.
         if reusable is not None and len(sent) == 1 and not compiler.ctx.moment_read:
             cache.put(reusable, sent[0])
+            reused.append(sent[0])
         return text
 
-    text = await context.session.run(run)
+    text = await context.session.run(run, alone=sole is not None)
     if text is TOO_DEEP:
         return None
+    if sole is not None and reused:
+        # The operation's whole answer is this statement's (graph/gql/prepared.py).
+        context.prepared = PreparedOperation(sole, reused[0])
     if text is None:
         return orjson.Fragment(b"null")
     assert isinstance(text, str)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from graph.drift import schema_mismatch
 from graph.errors import ServiceUnavailableError
+from graph.gql.prepared import PreparedOperation, PreparedOperations
 from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.compile import Compiler
@@ -44,19 +45,31 @@ class GraphContext:
     clock: Callable[[], dt.datetime] = utc_now
     index: dict[str, TableIndex] = field(init=False)
     reader: Engine = field(init=False)
+    single_reader: Engine | None = field(init=False)
 
     writer: Engine = field(init=False)
     writes: WriteOps = field(init=False)
     # The compiled path's built statements, reused by later requests (graph/gql/compiled.py).
     statements: StatementCache = field(init=False)
+    # Requests answered before, answered again without GraphQL (graph/gql/prepared.py).
+    prepared: PreparedOperations = field(init=False)
 
     def __post_init__(self) -> None:
         self.index = build_index(self.spec)
         self.writes = WriteOps(self.spec, self.settings)
         # Every statement of one operation reads one snapshot (ReadSession below).
         self.reader = snapshot_reader(self.engine)
+        # A single statement needs no transaction to see one snapshot (ReadSession.run). On
+        # PostgreSQL only: SQLite's BEGIN costs no round trip, and SQLAlchemy's reset from
+        # AUTOCOMMIT would turn the driver's own implicit transactions back on.
+        self.single_reader = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else None
+        )
         self.writer = write_engine(self.engine)
         self.statements = StatementCache(self.engine, self.settings.statement_cache_size)
+        self.prepared = PreparedOperations(self.settings.statement_cache_size)
 
     @property
     def dialect(self) -> str:
@@ -114,15 +127,19 @@ class ReadSession:
         self._lock = anyio.Lock()
         self._conn: Connection | None = None
 
-    async def run(self, work: Callable[[Connection, Compiler], T]) -> T:
+    async def run(self, work: Callable[[Connection, Compiler], T], *, alone: bool = False) -> T:
+        """Run `work` in the operation's snapshot. `alone`: the work is ONE statement and the
+        operation's only root field, so it sees one snapshot by itself: it runs outside a
+        transaction (no BEGIN and ROLLBACK, two round trips on PostgreSQL)."""
         async with self._lock:
             with database_errors(self.graph.catalog):
-                return await anyio.to_thread.run_sync(self._in_thread, work)
+                return await anyio.to_thread.run_sync(self._in_thread, work, alone)
 
-    def _in_thread(self, work: Callable[[Connection, Compiler], T]) -> T:
+    def _in_thread(self, work: Callable[[Connection, Compiler], T], alone: bool) -> T:
         fresh = self._conn is None
+        attempt = self._alone if alone and fresh and self.graph.single_reader else self._work
         try:
-            return self._work(work)
+            return attempt(work)
         except DBAPIError as exc:
             if not (fresh and exc.connection_invalidated):
                 raise
@@ -130,7 +147,12 @@ class ReadSession:
             # at checkout, but a server may vanish without closing it). Nothing of this
             # operation had run on it: once more, on a new connection (the pool has let go
             # of every connection as old as that one).
-            return self._work(work)
+            return attempt(work)
+
+    def _alone(self, work: Callable[[Connection, Compiler], T]) -> T:
+        assert self.graph.single_reader is not None
+        with self.graph.single_reader.connect() as conn:
+            return work(conn, self.graph.compiler(self.now))
 
     def _work(self, work: Callable[[Connection, Compiler], T]) -> T:
         if self._conn is None:
@@ -172,6 +194,9 @@ class RequestContext:
     # Which path answered each root field, by response key (graph/gql/compiled.py): shown in
     # the response's extensions with GRAPH_DEBUG.
     paths: dict[str, str] = field(default_factory=dict)
+    # The operation's only root field and its reusable statement, when the compiled path
+    # answered it so (graph/gql/prepared.py): the endpoint keeps it for the same request.
+    prepared: PreparedOperation | None = None
 
     def __post_init__(self) -> None:
         self.now = self.graph.clock()

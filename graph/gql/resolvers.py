@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import strawberry
-from graphql import FieldNode
+from graphql import FieldNode, GraphQLResolveInfo
 
 from graph.cursors import decode_cursor, encode_cursor, order_signature
 from graph.errors import UserInputError
@@ -25,20 +24,31 @@ def planner_for(info: Any) -> Planner:
     )
 
 
-def _root(info: strawberry.Info) -> tuple[Any, Planner, str, dict[str, Any]]:
-    raw = info._raw_info
-    planner = planner_for(raw)
-    args = planner.arguments(raw.parent_type.name, raw.field_nodes[0])
+def only_root_field(info: GraphQLResolveInfo[Any]) -> bool:
+    """Whether this field is the operation's only root field: one field, no directive (a
+    conservative reading: `@skip` on a sibling or a fragment counts as another field)."""
+    selections = info.operation.selection_set.selections
+    only = selections[0] if len(selections) == 1 else None
+    return isinstance(only, FieldNode) and not only.directives
+
+
+def _root(
+    info: GraphQLResolveInfo[Any],
+) -> tuple[GraphQLResolveInfo[Any], Planner, str, dict[str, Any]]:
+    planner = planner_for(info)
+    args = planner.arguments(info.parent_type.name, info.field_nodes[0])
+    key = str(info.path.key)
     # The reference path, unless the compiled one answers (resolve_list).
-    info.context.paths[raw.path.key] = compiled.REFERENCE
-    return raw, planner, raw.path.key, args  # type: ignore[return-value]
+    info.context.paths[key] = compiled.REFERENCE
+    return info, planner, key, args
 
 
-async def resolve_list(table: str, info: strawberry.Info) -> list[dict[Any, Any]] | Any:
+async def resolve_list(table: str, info: GraphQLResolveInfo[Any]) -> list[dict[Any, Any]] | Any:
     raw, planner, key, args = _root(info)
     fields = planner.subfields(list(raw.field_nodes))
     read = planner.read(table, fields, args, (key,))
-    answer = await compiled.answer(planner, info.context, key, fields, read, one=False)
+    sole = only_root_field(info)
+    answer = await compiled.answer(planner, info.context, key, fields, read, one=False, sole=sole)
     if answer is not None:
         return answer
     rows: Rows = await info.context.session.run(
@@ -47,7 +57,7 @@ async def resolve_list(table: str, info: strawberry.Info) -> list[dict[Any, Any]
     return rows.items
 
 
-async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | Any | None:
+async def resolve_one(table: str, info: GraphQLResolveInfo[Any]) -> dict[Any, Any] | Any | None:
     raw, planner, key, args = _root(info)
     spec = planner.spec.table(table)
     given = {k: v for k, v in args.items() if v is not None}
@@ -58,7 +68,8 @@ async def resolve_one(table: str, info: strawberry.Info) -> dict[Any, Any] | Any
     fields = planner.subfields(list(raw.field_nodes))
     read = planner.read(table, fields, {}, (key,), many=False)
     read = replace(read, where=Compare(field, "eq", value), order=(), limit=1, offset=0)
-    answer = await compiled.answer(planner, info.context, key, fields, read, one=True)
+    sole = only_root_field(info)
+    answer = await compiled.answer(planner, info.context, key, fields, read, one=True, sole=sole)
     if answer is not None:
         return answer
     rows = await info.context.session.run(lambda conn, compiler: fetch_rows(conn, compiler, read))
@@ -87,7 +98,7 @@ def _node_fields(planner: Planner, nodes: list[FieldNode]) -> dict[str, list[Fie
     return merged
 
 
-async def resolve_connection(table: str, info: strawberry.Info) -> dict[str, Any]:
+async def resolve_connection(table: str, info: GraphQLResolveInfo[Any]) -> dict[str, Any]:
     raw, planner, key, args = _root(info)
     nodes = list(raw.field_nodes)
     read = planner.read(table, _node_fields(planner, nodes), {**args, "limit": None}, (key,))

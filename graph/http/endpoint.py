@@ -25,8 +25,10 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from graph.errors import OperationResolutionError
+from graph.gql.compiled import COMPILED
 from graph.gql.context import GraphContext, RequestContext
 from graph.gql.errors import format_error
+from graph.gql.prepared import PreparedOperation
 from graph.http import observe
 from graph.http.protocol import (
     BAD_REQUEST,
@@ -164,6 +166,13 @@ class GraphQLEndpoint:
         self, request: Request, graphql_request: GraphQLRequest, media: str, request_id: str | None
     ) -> Response:
         observe.note_operation(request.scope, graphql_request.operation_name)
+        raw = await request.body() if request.method == "POST" else request.url.query.encode()
+        digest = self.graph.prepared.digest(request.method, raw)
+        prepared = self.graph.prepared.get(digest) if digest is not None else None
+        if prepared is not None:
+            answer = await prepared.answer(self.graph)
+            if answer is not None:
+                return self.prepared_response(prepared, answer, media)
         context = RequestContext(self.graph, request, graphql_request.operation_name)
         allowed = _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
         try:
@@ -196,7 +205,18 @@ class GraphQLEndpoint:
             return self.refusal(
                 TransportError(400, BAD_REQUEST, "the `query` is empty"), media, request_id
             )
+        if digest is not None:
+            self.graph.prepared.record(digest, result, context.prepared)
         return self.result_response(result, media, request_id, context)
+
+    def prepared_response(
+        self, prepared: PreparedOperation, answer: orjson.Fragment, media: str
+    ) -> Response:
+        """What result_response writes for the operation's one compiled root field."""
+        body: dict[str, Any] = {"data": {prepared.key: answer}}
+        if self.settings.debug:
+            body["extensions"] = {"paths": {prepared.key: COMPILED}}
+        return json_response(body, 200, media)
 
     def result_response(
         self,

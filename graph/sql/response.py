@@ -36,7 +36,6 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from graph import naming
 from graph.plan import ChildRead, Read
@@ -89,7 +88,7 @@ class ResponseCompiler:
         if read.where is not None:
             conditions.append(self.compiler.where(table, source, read.where))
         rows = self._rows(read, shape, table, source, conditions, owner=None, level=0)
-        return select(cast(self._array(rows), Text))
+        return select(cast(self._array(rows, owner=None), Text))
 
     def root_one(self, read: Read, shape: Shape) -> Select[Any]:
         """The statement answering a lookup: one row, one column, the object's JSON text, or
@@ -113,31 +112,37 @@ class ResponseCompiler:
         conditions: list[ColumnElement[bool]],
         owner: FromClause | None,
         level: int,
-    ) -> Any:
-        """A subquery of the page's rows as JSON objects, in the page's order; correlated to
-        the `owner` row of an enclosing statement when there is one (a derived table is not
-        correlated by default: the owner's table would be joined in instead)."""
+    ) -> Select[Any]:
+        """The page's rows as JSON objects, in the page's order; correlated to the `owner`
+        row of an enclosing statement when there is one (a subquery in FROM is not correlated
+        by default: the owner's table would be joined in instead)."""
         order = self.compiler.order_by(table, source, read.order)
-        columns = [self._object(read, shape, table, source, level).label(OBJECT)]
-        if self.postgresql:
-            # json_agg takes its order from its own ORDER BY, not from the subquery's.
-            columns.append(func.row_number().over(order_by=order).label("__rn"))
-        stmt = select(*columns).select_from(source).where(*conditions).order_by(*order)
+        rows = (
+            select(self._object(read, shape, table, source, level).label(OBJECT))
+            .select_from(source)
+            .where(*conditions)
+            .order_by(*order)
+        )
         if owner is not None:
-            stmt = stmt.correlate(owner)
+            rows = rows.correlate(owner)
         if read.limit is not None:
-            stmt = stmt.limit(read.limit)
+            rows = rows.limit(read.limit)
         if read.offset:
-            stmt = stmt.offset(read.offset)
-        return stmt.subquery()
+            rows = rows.offset(read.offset)
+        return rows
 
-    def _array(self, rows: Any) -> ColumnElement[Any]:
-        """The JSON array of the subquery's objects, `[]` when it has none."""
+    def _array(self, rows: Select[Any], owner: FromClause | None) -> ColumnElement[Any]:
+        """The JSON array of the rows' objects, in their order, `[]` when there are none."""
         if self.postgresql:
-            ordered = aggregate_order_by(rows.c[OBJECT], rows.c["__rn"])
-            return func.coalesce(func.json_agg(ordered), literal_column("'[]'::json"))
+            # ARRAY(subquery) keeps the subquery's order (SQL's array value constructor by
+            # query): no window numbering the rows and no sort inside an aggregate.
+            return func.array_to_json(func.array(rows.scalar_subquery()))
         # SQLite feeds an aggregate the subquery's rows in the subquery's order.
-        return func.json_group_array(func.json(rows.c[OBJECT]))
+        page = rows.subquery()
+        array = select(func.json_group_array(func.json(page.c[OBJECT])))
+        if owner is not None:
+            array = array.correlate(owner)
+        return array.scalar_subquery()
 
     def _object(
         self, read: Read, shape: Shape, table: TableSpec, source: FromClause, level: int
@@ -190,7 +195,7 @@ class ResponseCompiler:
             )
             return found if self.postgresql else func.json(found)
         rows = self._rows(read, shape, table, target, conditions, owner=owner, level=level)
-        linked = select(self._array(rows)).correlate(owner).scalar_subquery()
+        linked = self._array(rows, owner)
         return linked if self.postgresql else func.json(linked)
 
     # -- values ---------------------------------------------------------------------------

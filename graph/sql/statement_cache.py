@@ -20,12 +20,14 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 
 # Distinct statements kept per server process; the least recently used goes first.
 DEFAULT_SIZE = 512
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -55,15 +57,44 @@ class Key:
         return isinstance(other, Key) and self.hash == other.hash and self.parts == other.parts
 
 
-class StatementCache:
-    """A thread-safe LRU of driver statements by key, filled by recording first runs."""
+class Lru(Generic[K, V]):
+    """A thread-safe map of at most `size` entries; the least recently used goes first."""
 
-    def __init__(self, engine: Engine, size: int = DEFAULT_SIZE) -> None:
+    def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[Key, DriverStatement] = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: K, value: V) -> None:
+        if self.size == 0:
+            return
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class StatementCache(Lru[Key, DriverStatement]):
+    """Driver statements by the Read and Shape they answer, filled by recording first runs."""
+
+    def __init__(self, engine: Engine, size: int = DEFAULT_SIZE) -> None:
+        super().__init__(size)
         # One listener per engine, whatever the number of caches (apps) on it.
         if not event.contains(engine, "before_cursor_execute", _record):
             event.listen(engine, "before_cursor_execute", _record)
@@ -77,26 +108,6 @@ class StatementCache:
             return Key(parts, hash(parts))
         except TypeError:
             return None
-
-    def get(self, key: Key) -> DriverStatement | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return found
-
-    def put(self, key: Key, statement: DriverStatement) -> None:
-        with self._lock:
-            self._entries[key] = statement
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 # What the current thread is recording (StatementCache.recording), if anything.

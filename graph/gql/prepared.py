@@ -1,0 +1,78 @@
+"""Prepared operations: a request the server has answered before, answered again without
+GraphQL.
+
+A query whose one root field the compiled path answered with a reusable statement (no
+request moment in it, graph/sql/statement_cache.py) is, for the same request body, the same
+statement again: parsing, validation, cost checks, planning and execution would all come to
+the same result. The endpoint (graph/http/endpoint.py) keeps such requests by a digest of
+their method and raw body (or query string); when the same request comes again it runs the
+statement and writes `{"data": {<key>: <answer>}}` itself: the bytes the full path writes.
+
+Anything else goes the full way: a request first seen, with errors, of several root fields,
+holding the moment; and a prepared request whose statement fails (the full path then answers
+with its error codes, or recovers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import orjson
+from sqlalchemy.exc import SQLAlchemyError
+
+from graph.sql.statement_cache import DriverStatement, Lru
+
+if TYPE_CHECKING:
+    from graph.gql.context import GraphContext
+
+# Bodies beyond this are not kept (a digest costs little, but such requests are rare).
+MAX_PREPARED_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PreparedOperation:
+    """The response key of an operation's only root field, and the statement answering it."""
+
+    key: str
+    statement: DriverStatement
+
+    async def answer(self, graph: GraphContext) -> orjson.Fragment | None:
+        """The field's answer, as the compiled path encodes it; None when the statement
+        failed (the full path runs instead and answers with its own error)."""
+
+        def run() -> str | None:
+            # PostgreSQL: outside a transaction, like the compiled path's sole field.
+            engine = graph.single_reader or graph.reader
+            with engine.connect() as conn:
+                text: str | None = self.statement.run(conn).scalar_one()
+                return text
+
+        try:
+            text = await anyio.to_thread.run_sync(run)
+        except SQLAlchemyError:
+            return None
+        if text is None:
+            return orjson.Fragment(b"null")
+        return orjson.Fragment(orjson.dumps(orjson.loads(text)))
+
+
+class PreparedOperations(Lru[bytes, PreparedOperation]):
+    """Prepared operations by the digest of their request."""
+
+    @staticmethod
+    def digest(method: str, raw: bytes) -> bytes | None:
+        """The key of a request's method and raw body (POST) or query string (GET); None
+        when it is too large to keep."""
+        if len(raw) > MAX_PREPARED_BYTES:
+            return None
+        return hashlib.blake2b(method.encode() + b"\0" + raw, digest_size=16).digest()
+
+    def record(self, digest: bytes, result: Any, prepared: PreparedOperation | None) -> None:
+        """Keep `prepared` for `digest` when the operation's result was its field alone."""
+        if prepared is None or result.errors or not isinstance(result.data, dict):
+            return
+        if list(result.data) == [prepared.key]:
+            self.put(digest, prepared)
