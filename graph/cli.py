@@ -307,7 +307,13 @@ def serve(
     database: DatabaseOpt = None,
     schemas: SchemasOpt = None,
     relations: RelationsOpt = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str,
+        typer.Option(
+            help="Log level: uvicorn's messages and the request log (one line per request at "
+            "info; warning and above turn it off)."
+        ),
+    ] = "info",
 ) -> None:
     """Serve /graphql (GraphiQL in a browser), /healthz and /readyz."""
     import os
@@ -321,6 +327,7 @@ def serve(
     os.environ["GRAPH_DATABASE_URL"] = settings.database_url
     os.environ["GRAPH_SCHEMAS_DIR"] = str(settings.schemas_dir.resolve())
     os.environ["GRAPH_RELATIONS_FILE"] = str(settings.relations_file.resolve())
+    os.environ["GRAPH_LOG_LEVEL"] = log_level
     typer.echo(f"serving {redact(settings.database_url)} on http://{host}:{port}/graphql", err=True)
     # uvicorn finishes the requests in flight on SIGTERM, then raises the signal again, which
     # would end the process with status -15; a stop that drained cleanly is a success (0).

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from graph.http import observe
 from graph.spec.model import Spec
 from graph.sql.ddl import create_schema
 from graph.sql.tables import Catalog
@@ -50,3 +53,27 @@ def test_serve_answers_graphql_and_health(
         server.terminate()
         output = server.communicate(timeout=10)[0].decode()
     assert "serving" in output and "Traceback" not in output
+
+
+def test_the_log_level_turns_the_request_log_on_and_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve --log-level` (GRAPH_LOG_LEVEL in the workers) governs the request log too: one
+    line per request at info, none at warning; uvicorn's `trace` is debug; unknown is info."""
+    request_log = logging.getLogger("graph.request")
+    graph_log = logging.getLogger("graph")
+    kept = (graph_log.level, list(graph_log.handlers), graph_log.propagate)
+    try:
+        for given, enabled, level in (
+            ("warning", False, logging.WARNING),
+            ("info", True, logging.INFO),
+            ("trace", True, logging.DEBUG),
+            ("loud", True, logging.INFO),
+            ("", True, logging.INFO),
+        ):
+            monkeypatch.setenv("GRAPH_LOG_LEVEL", given)
+            observe.configure_logging()
+            assert request_log.isEnabledFor(logging.INFO) is enabled, given
+            assert graph_log.level == level, given
+    finally:
+        graph_log.setLevel(kept[0])
+        graph_log.handlers[:] = kept[1]
+        graph_log.propagate = kept[2]

@@ -15,8 +15,8 @@ context into them).
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
+import os
 import re
 import sys
 import time
@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, event
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -158,7 +159,7 @@ class LogFormatter(logging.Formatter):
             }
             if record.exc_info:
                 line["trace"] = self.formatException(record.exc_info)
-            return json.dumps(line, default=str)
+            return orjson.dumps(line, default=str).decode()
         text = f"{record.levelname.lower()} {record.name}: {record.getMessage()}"
         if fields:
             text += " " + " ".join(f"{k}={v}" for k, v in fields.items())
@@ -167,8 +168,15 @@ class LogFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """The server's logging: graph.* loggers through LogFormatter on stderr."""
+def configure_logging(level: int | str | None = None) -> None:
+    """The server's logging: graph.* loggers through LogFormatter on stderr, at `level` (by
+    default GRAPH_LOG_LEVEL, which `grace-graph serve --log-level` sets; info: the request
+    log, one line per request, is on; warning and above: it is off)."""
+    if level is None:
+        name = os.environ.get("GRAPH_LOG_LEVEL", "").strip().upper() or "INFO"
+        # uvicorn's `trace` is below debug; a name logging does not know: info.
+        known = logging.getLevelNamesMapping()
+        level = "DEBUG" if name == "TRACE" else name if name in known else "INFO"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogFormatter(as_json=not sys.stderr.isatty()))
     logger = logging.getLogger("graph")

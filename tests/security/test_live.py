@@ -54,7 +54,8 @@ def _serve(db: TestDatabase, catalog: Catalog, folder: Path) -> Iterator[LiveSer
     log_path = folder / "server.log"
     env = {**os.environ, "GRAPH_BODY_TIMEOUT_S": "1"}
     command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(port)]
-    command += ["--database", db.url, "--log-level", "warning"]
+    # info: the request log is on (warning and above turn it off).
+    command += ["--database", db.url, "--log-level", "info"]
     with log_path.open("wb") as log:
         # stderr is a file, not a terminal: the request log is JSON, one object per line.
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
