@@ -269,8 +269,12 @@ def _create(
     options = "-c timezone=UTC -c extra_float_digits=1" + postgresql_options(statement_timeout_s)
     engine = create_engine(
         target,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        # Up to twice `pool_size` connections, each kept once opened: an overflow connection
+        # is closed on return, so a burst beyond the pool opened and closed one per request
+        # (measured, 16 clients of a plain list: p99 158 ms with 10 + 10 overflow, 40 ms
+        # with 20 kept).
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_timeout=pool_timeout_s,
         # No pre-ping (a round trip per checkout): _closed_by_server below looks at the socket.
         pool_pre_ping=False,
