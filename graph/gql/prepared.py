@@ -9,8 +9,9 @@ their method and raw body (or query string); when the same request comes again i
 statement and writes `{"data": {<key>: <answer>}}` itself: the bytes the full path writes.
 
 Anything else goes the full way: a request first seen, with errors, of several root fields,
-holding the moment; and a prepared request whose statement fails (the full path then answers
-with its error codes, or recovers).
+holding the moment; and a prepared request whose statement fails: the full path then answers
+with its error code (a statement timeout is then met twice, once per path: the limit is per
+statement) or recovers, and the operation is forgotten until it succeeds again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
-from sqlalchemy.exc import SQLAlchemyError
 
 from graph.sql.statement_cache import DriverStatement, Lru
 
@@ -52,7 +52,9 @@ class PreparedOperation:
 
         try:
             text = await anyio.to_thread.run_sync(run)
-        except SQLAlchemyError:
+        except Exception:
+            # A timeout, a lost database, a changed table: the full path reports it as it
+            # does for any request (the endpoint forgets this operation first).
             return None
         if text is None:
             return orjson.Fragment(b"null")
@@ -69,6 +71,11 @@ class PreparedOperations(Lru[bytes, PreparedOperation]):
         if len(raw) > MAX_PREPARED_BYTES:
             return None
         return hashlib.blake2b(method.encode() + b"\0" + raw, digest_size=16).digest()
+
+    def forget(self, digest: bytes) -> None:
+        """Drop a prepared operation whose statement failed: the full path answers the next
+        request too, and keeps it again once it succeeds."""
+        self.pop(digest)
 
     def record(self, digest: bytes, result: Any, prepared: PreparedOperation | None) -> None:
         """Keep `prepared` for `digest` when the operation's result was its field alone."""

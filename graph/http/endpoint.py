@@ -169,10 +169,11 @@ class GraphQLEndpoint:
         raw = await request.body() if request.method == "POST" else request.url.query.encode()
         digest = self.graph.prepared.digest(request.method, raw)
         prepared = self.graph.prepared.get(digest) if digest is not None else None
-        if prepared is not None:
+        if digest is not None and prepared is not None:
             answer = await prepared.answer(self.graph)
             if answer is not None:
                 return self.prepared_response(prepared, answer, media)
+            self.graph.prepared.forget(digest)
         context = RequestContext(self.graph, request, graphql_request.operation_name)
         allowed = _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
         try:
