@@ -296,11 +296,13 @@ def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     dies later, or one whose server vanished without closing the socket, fails its statement
     as before: SERVICE_UNAVAILABLE, and reads are retried once (graph/gql/context.py)."""
     try:
-        fd = dbapi_connection.pgconn.socket
-        readable, _, _ = select.select([fd], [], [], 0)
+        # poll, not select: a busy process's descriptors may be numbered beyond select's 1024.
+        poller = select.poll()
+        poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+        events = poller.poll(0)
     except (OSError, ValueError, psycopg.OperationalError) as exc:
         raise DisconnectionError("the connection is closed") from exc
-    if readable:
+    if events:  # data, end of file, an error or a closed descriptor
         raise DisconnectionError("the server closed the connection")
 
 
