@@ -135,19 +135,9 @@ def measure_round(
     args: argparse.Namespace, server: Server, query: str, concurrency: int
 ) -> tuple[bench.LoadStats, float | None, float | None]:
     """One load run: wrk's figures, server CPU ms per request, machine CPU %."""
-    load = bench.LOADERS[args.client]
     pids = bench.process_tree(server.started.proc.pid)
     body = server.queries[query].body
-    cpu_before, ticks_before = bench.cpu_seconds(pids), bench.machine_ticks()
-    stats = load(server.url, body, concurrency, args.duration)
-    cpu_after, ticks_after = bench.cpu_seconds(pids), bench.machine_ticks()
-    server_ms = None
-    if cpu_before is not None and cpu_after is not None and stats.requests:
-        server_ms = (cpu_after - cpu_before) * 1e3 / stats.requests
-    machine = None
-    if ticks_before and ticks_after and ticks_after[1] > ticks_before[1]:
-        machine = 100 * (ticks_after[0] - ticks_before[0]) / (ticks_after[1] - ticks_before[1])
-    return stats, server_ms, machine
+    return bench.load_measured(args, server.url, body, concurrency, pids)
 
 
 def run_cell(
@@ -331,9 +321,7 @@ def run(args: argparse.Namespace, servers: list[Server]) -> list[Round]:
     print(f"measured in {time.perf_counter() - started:.0f} s")
     sizes = {s.name: peer.rss_kib(bench.process_tree(s.started.proc.pid)) for s in servers}
     text = report(args, db, busy, servers, rounds, sizes)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"\n{text}\nwritten to {args.out}")
+    bench.write_report(args.out, text)
     return rounds
 
 

@@ -673,12 +673,20 @@ def measure(
     server_pids: list[int],
     statements: int | None,
 ) -> Result:
-    load = LOADERS[args.client]
     url, body = target.url(query), query.body
     if args.warmup > 0:
-        load(url, body, concurrency, args.warmup)
+        LOADERS[args.client](url, body, concurrency, args.warmup)
+    stats, server_ms, machine = load_measured(args, url, body, concurrency, server_pids)
+    return Result(target.name, query.name, concurrency, stats, statements, server_ms, machine)
+
+
+def load_measured(
+    args: argparse.Namespace, url: str, body: bytes, concurrency: int, server_pids: list[int]
+) -> tuple[LoadStats, float | None, float | None]:
+    """One measured load of --duration seconds: the load generator's figures, the server's
+    CPU ms per request and the machine's CPU % over the run (None where /proc has none)."""
     server_before, ticks_before = cpu_seconds(server_pids), machine_ticks()
-    stats = load(url, body, concurrency, args.duration)
+    stats = LOADERS[args.client](url, body, concurrency, args.duration)
     server_after, ticks_after = cpu_seconds(server_pids), machine_ticks()
     server_ms = None
     if server_before is not None and server_after is not None and stats.requests:
@@ -686,7 +694,7 @@ def measure(
     machine = None
     if ticks_before and ticks_after and ticks_after[1] > ticks_before[1]:
         machine = 100 * (ticks_after[0] - ticks_before[0]) / (ticks_after[1] - ticks_before[1])
-    return Result(target.name, query.name, concurrency, stats, statements, server_ms, machine)
+    return stats, server_ms, machine
 
 
 def print_result(result: Result) -> None:
@@ -787,6 +795,13 @@ def dashboard_window(url: str) -> dict[str, str]:
     return {"low": low.isoformat(), "high": high.isoformat()}
 
 
+def write_report(out: Path, text: str) -> None:
+    """Print the report and write it to `out` (bench/results/ is git-ignored)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"\n{text}\nwritten to {out}")
+
+
 def run(args: argparse.Namespace, servers: Servers) -> list[Result]:
     db = prepare_database(args)
     if any(q.name == "d1" for q in args.queries):
@@ -816,9 +831,7 @@ def run(args: argparse.Namespace, servers: Servers) -> list[Result]:
                 print_result(result)
                 results.append(result)
     text = report(args, db, busy, results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"\n{text}\nwritten to {args.out}")
+    write_report(args.out, text)
     return results
 
 

@@ -64,6 +64,9 @@ Resolver = Callable[[str, GraphQLResolveInfo[Any]], Awaitable[Any]]
 
 
 def _bound(resolve: Resolver, table: str) -> Callable[..., Awaitable[Any]]:
+    """The resolver strawberry declares a root field's arguments from. graphql-core calls the
+    field's `_direct` resolver instead (_install_direct_resolvers)."""
+
     async def body(info: strawberry.Info, **_arguments: Any) -> Any:
         # Arguments are read from the selection by the planner, with their paths for errors.
         return await resolve(table, info._raw_info)

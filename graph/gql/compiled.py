@@ -30,14 +30,14 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from graph.gql.prepared import PreparedOperation
+from graph.gql.prepared import PreparedOperation, answer_fragment
 from graph.gql.selection import Planner
 from graph.plan import Read
 from graph.shape import Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
 from graph.spec.model import FieldType
 from graph.sql.compile import Compiler
 from graph.sql.response import MAX_KEYS, ResponseCompiler
-from graph.sql.statement_cache import StatementCache, recording
+from graph.sql.statement_cache import DriverStatement, StatementCache, recording
 
 SQLITE_TOO_DEEP = "parser stack overflow"
 TOO_DEEP = object()
@@ -104,26 +104,28 @@ async def answer(
 
 
 async def answer_list(
-    context: Any, read: Read, shape: Shape, sole: str | None = None
+    context: Any, read: Read, shape: Shape, sole_key: str | None = None
 ) -> orjson.Fragment | None:
-    """A root list field's answer, or None when the compiled path cannot give it. `sole`: the
-    field's response key when the operation has no other root field."""
-    return await _answer(context, ("list", read, shape), lambda c: c.root_list(read, shape), sole)
+    """A root list field's answer, or None when the compiled path cannot give it. `sole_key`:
+    the field's response key when the operation has no other root field."""
+    return await _answer(
+        context, ("list", read, shape), lambda c: c.root_list(read, shape), sole_key
+    )
 
 
 async def answer_one(
-    context: Any, read: Read, shape: Shape, sole: str | None = None
+    context: Any, read: Read, shape: Shape, sole_key: str | None = None
 ) -> orjson.Fragment | None:
     """A lookup's answer (the object, or null when no row has the key), or None when the
     compiled path cannot give it."""
-    return await _answer(context, ("one", read, shape), lambda c: c.root_one(read, shape), sole)
+    return await _answer(context, ("one", read, shape), lambda c: c.root_one(read, shape), sole_key)
 
 
 async def _answer(
     context: Any,
     parts: tuple[Any, ...],
     build: Callable[[ResponseCompiler], Any],
-    sole: str | None,
+    sole_key: str | None,
 ) -> orjson.Fragment | None:
     """Run the one statement `build` makes, or the one an earlier request kept for the same
     `parts` (graph/sql/statement_cache.py); its JSON as the reference path's bytes. None when
@@ -133,38 +135,31 @@ async def _answer(
     reusable = cache.key(*parts)
     kept = cache.get(reusable) if reusable is not None else None
 
-    reused = [kept] if kept is not None else []
-
-    def run(conn: Connection, compiler: Compiler) -> str | object | None:
+    def run(conn: Connection, compiler: Compiler) -> tuple[Any, DriverStatement | None]:
+        """The answer's text (or TOO_DEEP), and the statement a later request may reuse."""
         if kept is not None:
-            text: str | None = kept.run(conn).scalar_one()
-            return text
+            return kept.run(conn).scalar_one(), kept
         statement = build(ResponseCompiler(compiler))
         try:
             with recording() as sent:
                 text = conn.execute(statement).scalar_one()
         except OperationalError as error:
             if SQLITE_TOO_DEEP in str(error.orig):
-                return TOO_DEEP  # refused while parsing: nothing ran, the snapshot is intact
+                return TOO_DEEP, None  # refused while parsing: nothing ran, the snapshot is intact
             raise
         # A statement holding the request's moment is this request's only.
-        if reusable is not None and len(sent) == 1 and not compiler.ctx.moment_read:
-            cache.put(reusable, sent[0])
-            reused.append(sent[0])
-        return text
+        if reusable is None or len(sent) != 1 or compiler.ctx.moment_read:
+            return text, None
+        cache.put(reusable, sent[0])
+        return text, sent[0]
 
-    text = await context.session.run(run, alone=sole is not None)
+    text, reusable_statement = await context.session.run(run, alone=sole_key is not None)
     if text is TOO_DEEP:
         return None
-    if sole is not None and reused:
+    if sole_key is not None and reusable_statement is not None:
         # The operation's whole answer is this statement's (graph/gql/prepared.py).
-        context.prepared = PreparedOperation(sole, reused[0])
-    if text is None:
-        return orjson.Fragment(b"null")
-    assert isinstance(text, str)
-    # The database's JSON has its own spacing (PostgreSQL: `{"a" : 1}`) and number forms:
-    # read once and written again by orjson, it is byte for byte the reference path's.
-    return orjson.Fragment(orjson.dumps(orjson.loads(text)))
+        context.prepared = PreparedOperation(sole_key, reusable_statement)
+    return answer_fragment(text)
 
 
 class PassThroughExecution(StrawberryGraphQLCoreExecutionContext):

@@ -56,19 +56,26 @@ class PreparedOperation:
             # A timeout, a lost database, a changed table: the full path reports it as it
             # does for any request (the endpoint forgets this operation first).
             return None
-        if text is None:
-            return orjson.Fragment(b"null")
-        return orjson.Fragment(orjson.dumps(orjson.loads(text)))
+        return answer_fragment(text)
+
+
+def answer_fragment(text: str | None) -> orjson.Fragment:
+    """A compiled statement's JSON text as the client gets it (graph/gql/compiled.py and the
+    prepared operations alike): the database's JSON has its own spacing (PostgreSQL:
+    `{"a" : 1}`) and number forms; read once and written again by orjson, it is byte for byte
+    the reference path's. No text (a lookup that found nothing) is null."""
+    if text is None:
+        return orjson.Fragment(b"null")
+    return orjson.Fragment(orjson.dumps(orjson.loads(text)))
 
 
 class PreparedOperations(Lru[bytes, PreparedOperation]):
     """Prepared operations by the digest of their request."""
 
-    @staticmethod
-    def digest(method: str, raw: bytes) -> bytes | None:
+    def digest(self, method: str, raw: bytes) -> bytes | None:
         """The key of a request's method and raw body (POST) or query string (GET); None
-        when it is too large to keep."""
-        if len(raw) > MAX_PREPARED_BYTES:
+        when none is kept (GRAPH_STATEMENT_CACHE_SIZE=0) or it is too large to keep."""
+        if self.size == 0 or len(raw) > MAX_PREPARED_BYTES:
             return None
         return hashlib.blake2b(method.encode() + b"\0" + raw, digest_size=16).digest()
 
