@@ -10,16 +10,19 @@ whose rows have a Shape of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from graph.spec.model import FieldSpec, RelationEnd
 
 
 @dataclass(frozen=True)
 class FieldEntry:
-    """A stored field's value, in its GraphQL form."""
+    """A stored field's value, in its GraphQL form. `non_null`: its GraphQL type is (a
+    required field or the table's key)."""
 
     key: str
     field: FieldSpec
+    non_null: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,20 @@ Entry = FieldEntry | TypenameEntry | LinkEntry
 @dataclass(frozen=True)
 class Shape:
     entries: tuple[Entry, ...]
+
+    def null_where_non_null(self, answer: Any) -> bool:
+        """Whether `answer` (an object of this shape, a list of them, or null) holds null
+        under a non-null field at any depth. The database may hold such a null where the
+        YAML made a field required after its table was created (graph/drift.py); GraphQL
+        answers it with an error, which only the reference path gives."""
+        for row in answer if isinstance(answer, list) else (answer,):
+            if row is None:
+                continue  # a to-one relation or lookup that found nothing: allowed
+            for entry in self.entries:
+                value = row[entry.key]
+                if isinstance(entry, FieldEntry):
+                    if value is None and entry.non_null:
+                        return True
+                elif isinstance(entry, LinkEntry) and entry.shape.null_where_non_null(value):
+                    return True
+        return False

@@ -11,6 +11,7 @@ documents check that the compiled path did answer them, in one statement.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections import Counter
@@ -26,7 +27,7 @@ from graph.gql import compiled
 from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.ddl import create_schema
-from graph.sql.tables import Catalog
+from graph.sql.tables import Catalog, build_catalog
 from tests import test_differential as differential
 from tests.api import Api
 from tests.databases import TestDatabase
@@ -337,3 +338,65 @@ async def test_a_repeated_request_is_answered_again_without_graphql(
         answer = await api.post(lookup, {"n": name})
         assert (answer["data"]["playbook"] is not None) is found, answer
     assert (len(prepared), prepared.hits) == (4, 3)
+
+
+# -- a null the database holds under a non-null field ------------------------------------------
+
+NULL_UNDER_NON_NULL = [
+    "{ playbooks(orderBy: [{id: ASC}]) { playbookName riskLevel } }",
+    '{ playbook(playbookName: "loose") { playbookName riskLevel } }',
+    "{ executionLogs { executionId playbook { playbookName riskLevel } } }",
+    "{ playbooks(orderBy: [{id: ASC}]) { playbookName executions { executionId } } }",
+]
+
+
+async def test_a_stored_null_under_a_non_null_field_is_the_reference_paths_error(
+    empty_db: TestDatabase, spec: Spec, catalog: Catalog
+) -> None:
+    """A table created while a field was optional may hold nulls after the YAML made it
+    required (init never alters a table). GraphQL answers such a null with an error, at
+    every depth: the compiled path hands those answers to the reference path, which gives
+    the same bytes as without the compiled path; answers without such a null stay compiled,
+    also when the same request comes again."""
+    table = spec.tables["self_healing"]
+    loose_fields = tuple(
+        dataclasses.replace(f, required=False) if f.name == "risk_level" else f
+        for f in table.fields
+    )
+    loose_spec = dataclasses.replace(
+        spec,
+        tables={**spec.tables, "self_healing": dataclasses.replace(table, fields=loose_fields)},
+    )
+    loose_catalog = build_catalog(loose_spec)
+    create_schema(empty_db.engine, loose_catalog)
+    loose = Api(empty_db, loose_spec, loose_catalog, clock=lambda: FIXED_NOW)
+    written = await loose.post(
+        'mutation { insertPlaybooks(rows: [{playbookName: "strict", actions: [], riskLevel: LOW},'
+        ' {playbookName: "loose", actions: []}]) { affectedCount }'
+        ' insertExecutionLogs(rows: [{executionId: "run", commandType: DEPLOY,'
+        ' component: "api", status: FAILED, linkedPlaybookId: "loose"}]) { affectedCount } }'
+    )
+    assert "errors" not in written, written
+
+    reference = Api(
+        empty_db, spec, catalog, Settings(compiled=False, debug=True), clock=lambda: FIXED_NOW
+    )
+    fast = Api(empty_db, spec, catalog, Settings(debug=True), clock=lambda: FIXED_NOW)
+    for document in NULL_UNDER_NON_NULL:
+        slow = await reference.raw_post(orjson.dumps({"query": document}))
+        expected = orjson.loads(REQUEST_ID.sub(b'"requestId":""', slow.content))
+        has_null = "riskLevel" in document
+        assert ("errors" in expected) is has_null, expected
+        for _ in range(3):  # built, then from the statement cache or as a prepared operation
+            answer = orjson.loads(
+                REQUEST_ID.sub(
+                    b'"requestId":""',
+                    (await fast.raw_post(orjson.dumps({"query": document}))).content,
+                )
+            )
+            paths = set(answer.pop("extensions")["paths"].values())
+            assert answer == {k: v for k, v in expected.items() if k != "extensions"}, document
+            assert paths == {"reference" if has_null else "compiled"}, (document, paths)
+        # Sanity: the reference path's error names the field.
+        if has_null:
+            assert expected["errors"][0]["path"][-1] == "riskLevel", expected

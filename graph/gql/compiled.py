@@ -62,7 +62,7 @@ def shape_of(
             field = info.fields[name]
             if field.type not in _RENDERED:
                 return None
-            entries.append(FieldEntry(key, field))
+            entries.append(FieldEntry(key, field, field.required or name == info.spec.key))
         elif name in info.relations:
             end = info.relations[name]
             child = next(c for c in read.children if c.key == key)
@@ -109,7 +109,7 @@ async def answer_list(
     """A root list field's answer, or None when the compiled path cannot give it. `sole_key`:
     the field's response key when the operation has no other root field."""
     return await _answer(
-        context, ("list", read, shape), lambda c: c.root_list(read, shape), sole_key
+        context, shape, ("list", read, shape), lambda c: c.root_list(read, shape), sole_key
     )
 
 
@@ -118,11 +118,14 @@ async def answer_one(
 ) -> orjson.Fragment | None:
     """A lookup's answer (the object, or null when no row has the key), or None when the
     compiled path cannot give it."""
-    return await _answer(context, ("one", read, shape), lambda c: c.root_one(read, shape), sole_key)
+    return await _answer(
+        context, shape, ("one", read, shape), lambda c: c.root_one(read, shape), sole_key
+    )
 
 
 async def _answer(
     context: Any,
+    shape: Shape,
     parts: tuple[Any, ...],
     build: Callable[[ResponseCompiler], Any],
     sole_key: str | None,
@@ -130,7 +133,8 @@ async def _answer(
     """Run the one statement `build` makes, or the one an earlier request kept for the same
     `parts` (graph/sql/statement_cache.py); its JSON as the reference path's bytes. None when
     SQLite could not parse a statement so deep (its parser's stack is fixed before SQLite
-    3.46): the reference path, several shallower statements, answers instead."""
+    3.46): the reference path, several shallower statements, answers instead; likewise when
+    the answer holds a null under a non-null field (the reference path's error answers it)."""
     cache: StatementCache = context.graph.statements
     reusable = cache.key(*parts)
     kept = cache.get(reusable) if reusable is not None else None
@@ -156,10 +160,11 @@ async def _answer(
     text, reusable_statement = await context.session.run(run, alone=sole_key is not None)
     if text is TOO_DEEP:
         return None
-    if sole_key is not None and reusable_statement is not None:
+    fragment = answer_fragment(text, shape)
+    if fragment is not None and sole_key is not None and reusable_statement is not None:
         # The operation's whole answer is this statement's (graph/gql/prepared.py).
-        context.prepared = PreparedOperation(sole_key, reusable_statement)
-    return answer_fragment(text)
+        context.prepared = PreparedOperation(sole_key, reusable_statement, shape)
+    return fragment
 
 
 class PassThroughExecution(StrawberryGraphQLCoreExecutionContext):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import orjson
 
+from graph.shape import Shape
 from graph.sql.statement_cache import DriverStatement, Lru
 
 if TYPE_CHECKING:
@@ -34,14 +35,17 @@ MAX_PREPARED_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class PreparedOperation:
-    """The response key of an operation's only root field, and the statement answering it."""
+    """The response key of an operation's only root field, the statement answering it, and
+    the shape of its answer."""
 
     key: str
     statement: DriverStatement
+    shape: Shape
 
     async def answer(self, graph: GraphContext) -> orjson.Fragment | None:
         """The field's answer, as the compiled path encodes it; None when the statement
-        failed (the full path runs instead and answers with its own error)."""
+        failed or the answer holds a null under a non-null field (the full path runs instead
+        and answers with its own error)."""
 
         def run() -> str | None:
             # PostgreSQL: outside a transaction, like the compiled path's sole field.
@@ -56,17 +60,23 @@ class PreparedOperation:
             # A timeout, a lost database, a changed table: the full path reports it as it
             # does for any request (the endpoint forgets this operation first).
             return None
-        return answer_fragment(text)
+        return answer_fragment(text, self.shape)
 
 
-def answer_fragment(text: str | None) -> orjson.Fragment:
+def answer_fragment(text: str | None, shape: Shape) -> orjson.Fragment | None:
     """A compiled statement's JSON text as the client gets it (graph/gql/compiled.py and the
     prepared operations alike): the database's JSON has its own spacing (PostgreSQL:
     `{"a" : 1}`) and number forms; read once and written again by orjson, it is byte for byte
-    the reference path's. No text (a lookup that found nothing) is null."""
+    the reference path's. No text (a lookup that found nothing) is null. None when the
+    answer holds a null under a non-null field of `shape`: GraphQL answers that with an
+    error, which is the reference path's to give."""
     if text is None:
         return orjson.Fragment(b"null")
-    return orjson.Fragment(orjson.dumps(orjson.loads(text)))
+    answer = orjson.loads(text)
+    # Most answers have no null at all: the walk is for those that do.
+    if "null" in text and shape.null_where_non_null(answer):
+        return None
+    return orjson.Fragment(orjson.dumps(answer))
 
 
 class PreparedOperations(Lru[bytes, PreparedOperation]):
