@@ -10,6 +10,7 @@ whose rows have a Shape of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from graph.spec.model import FieldSpec, RelationEnd
@@ -55,14 +56,25 @@ class Shape:
         under a non-null field at any depth. The database may hold such a null where the
         YAML made a field required after its table was created (graph/drift.py); GraphQL
         answers it with an error, which only the reference path gives."""
+        keys, links = self._non_null
         for row in answer if isinstance(answer, list) else (answer,):
             if row is None:
                 continue  # a to-one relation or lookup that found nothing: allowed
-            for entry in self.entries:
-                value = row[entry.key]
-                if isinstance(entry, FieldEntry):
-                    if value is None and entry.non_null:
-                        return True
-                elif isinstance(entry, LinkEntry) and entry.shape.null_where_non_null(value):
+            for key in keys:
+                if row[key] is None:
+                    return True
+            for key, shape in links:
+                if shape.null_where_non_null(row[key]):
                     return True
         return False
+
+    @cached_property
+    def _non_null(self) -> tuple[tuple[str, ...], tuple[tuple[str, Shape], ...]]:
+        """The keys of non-null fields, and the relations with such fields below them."""
+        keys = tuple(e.key for e in self.entries if isinstance(e, FieldEntry) and e.non_null)
+        links = tuple(
+            (e.key, e.shape)
+            for e in self.entries
+            if isinstance(e, LinkEntry) and any(e.shape._non_null)
+        )
+        return keys, links
