@@ -146,6 +146,17 @@ TRICKY = [
     " workOrders(limit: 100) { id linesChanged openFeedbackTickets"
     " executions(limit: 2) { id } }"
     " verificationSuites(limit: 100) { id passRate } }",
+    # A key longer than PostgreSQL's 63-byte column names, at the root and in a relation.
+    "{ executionLogs(limit: 5) { "
+    + "k" * 64
+    + ": executionId playbook { "
+    + "p" * 70
+    + ": playbookName } relatedFeedback(limit: 2) { ticketId "
+    + "t" * 63
+    + ": priority } } }",
+    # Keys named like the subqueries' anonymous names.
+    "{ executionLogs(limit: 3) { anon_1: executionId anon_2: component"
+    " playbook { anon_3: playbookName } relatedFeedback(limit: 2) { anon_4: ticketId } } }",
     # Lookups: found (by key and by id), not found, with relations.
     '{ a: executionLog(executionId: "no such run") { id }'
     " b: playbook(id: 1) { playbookName executions(limit: 2) { executionId } }"

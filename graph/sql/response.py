@@ -49,6 +49,12 @@ from graph.sql.types import CalendarDate, UtcDateTime
 # PostgreSQL's functions take at most 100 arguments (FUNC_MAX_ARGS): 50 key/value pairs per
 # object. SQLite's default limit is 127 (63 pairs). graph/gql/compiled.py keeps shapes within.
 MAX_KEYS = 50
+# PostgreSQL's NAMEDATALEN - 1: a longer column name is cut (ResponseCompiler._as_records).
+MAX_COLUMN_NAME = 63
+# The name of a subquery whose rows are taken whole (`SELECT row$ FROM (...) AS row$`). A bare
+# name is a column first in PostgreSQL, so a response key equal to it (an alias `anon_1`, one
+# of SQLAlchemy's anonymous names) would be taken instead of the row; a GraphQL name has no `$`.
+RECORD = "row$"
 OBJECT = "__obj"
 _UTC_TEXT = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
 JSON_TYPE = JSON()
@@ -88,20 +94,30 @@ class ResponseCompiler:
         if read.where is not None:
             conditions.append(self.compiler.where(table, source, read.where))
         rows = self._rows(read, shape, table, source, conditions, owner=None, level=0)
-        return select(cast(self._array(rows, owner=None), Text))
+        return select(cast(self._array(rows, shape, owner=None), Text))
 
     def root_one(self, read: Read, shape: Shape) -> Select[Any]:
         """The statement answering a lookup: one row, one column, the object's JSON text, or
         null when no row matches."""
         table = self.spec.table(read.table)
         source = self.catalog.table(read.table)
-        found = select(cast(self._object(read, shape, table, source, 0), Text)).select_from(source)
+        conditions = []
         if read.where is not None:
-            found = found.where(self.compiler.where(table, source, read.where))
-        order = self.compiler.order_by(table, source, read.order)
-        return select(found.order_by(*order).limit(1).scalar_subquery())
+            conditions.append(self.compiler.where(table, source, read.where))
+        found = self._first(read, shape, table, source, conditions, owner=None, level=0)
+        return select(cast(found, Text))
 
     # -- lists and objects ----------------------------------------------------------------
+
+    def _as_records(self, shape: Shape) -> bool:
+        """Whether rows of `shape` are built as records whose columns are named by the
+        response keys (PostgreSQL: `row_to_json`, `array_to_json` of an array of records).
+        That costs PostgreSQL less than json_build_object, which looks up how to write each
+        of its arguments again for every row; but a column name is at most 63 bytes there
+        (longer ones are cut), so a shape with a longer key keeps json_build_object."""
+        return self.postgresql and all(
+            len(entry.key.encode()) <= MAX_COLUMN_NAME for entry in shape.entries
+        )
 
     def _rows(
         self,
@@ -113,12 +129,13 @@ class ResponseCompiler:
         owner: FromClause | None,
         level: int,
     ) -> Select[Any]:
-        """The page's rows as JSON objects, in the page's order; correlated to the `owner`
-        row of an enclosing statement when there is one (a subquery in FROM is not correlated
-        by default: the owner's table would be joined in instead)."""
+        """The page's rows, in the page's order: a record per row (`_as_records`) or a JSON
+        object in the column OBJECT; correlated to the `owner` row of an enclosing statement
+        when there is one (a subquery in FROM is not correlated by default: the owner's table
+        would be joined in instead)."""
         order = self.compiler.order_by(table, source, read.order)
         rows = (
-            select(self._object(read, shape, table, source, level).label(OBJECT))
+            select(*self._columns(read, shape, table, source, level))
             .select_from(source)
             .where(*conditions)
             .order_by(*order)
@@ -131,11 +148,15 @@ class ResponseCompiler:
             rows = rows.offset(read.offset)
         return rows
 
-    def _array(self, rows: Select[Any], owner: FromClause | None) -> ColumnElement[Any]:
+    def _array(self, rows: Select[Any], shape: Shape, owner: FromClause | None) -> Any:
         """The JSON array of the rows' objects, in their order, `[]` when there are none."""
-        if self.postgresql:
+        if self._as_records(shape):
             # ARRAY(subquery) keeps the subquery's order (SQL's array value constructor by
             # query): no window numbering the rows and no sort inside an aggregate.
+            page = rows.subquery(RECORD)
+            records = select(page.table_valued()).select_from(page)
+            return func.array_to_json(func.array(records.scalar_subquery()))
+        if self.postgresql:
             return func.array_to_json(func.array(rows.scalar_subquery()))
         # SQLite feeds an aggregate the subquery's rows in the subquery's order.
         page = rows.subquery()
@@ -144,15 +165,36 @@ class ResponseCompiler:
             array = array.correlate(owner)
         return array.scalar_subquery()
 
-    def _object(
+    def _first(
+        self,
+        read: Read,
+        shape: Shape,
+        table: TableSpec,
+        source: FromClause,
+        conditions: list[ColumnElement[bool]],
+        owner: FromClause | None,
+        level: int,
+    ) -> Any:
+        """The first row of `read`'s order as a JSON object, or null when there is none."""
+        first = self._rows(read, shape, table, source, conditions, owner, level).limit(1)
+        if self._as_records(shape):
+            row = first.subquery(RECORD)
+            return select(func.row_to_json(row.table_valued())).select_from(row).scalar_subquery()
+        return first.scalar_subquery()
+
+    def _columns(
         self, read: Read, shape: Shape, table: TableSpec, source: FromClause, level: int
-    ) -> ColumnElement[Any]:
-        pairs: list[Any] = []
-        for entry in shape.entries:
-            pairs += [literal(entry.key), self._value(entry, read, table, source, level)]
+    ) -> list[Any]:
+        """A row's columns: one per response key (`_as_records`), or the object alone."""
+        values = [
+            (entry.key, self._value(entry, read, table, source, level)) for entry in shape.entries
+        ]
+        if self._as_records(shape):
+            return [value.label(key) for key, value in values]
+        pairs = [part for key, value in values for part in (literal(key), value)]
         if self.postgresql:
-            return func.json_build_object(*pairs)
-        return func.json_object(*pairs)
+            return [func.json_build_object(*pairs).label(OBJECT)]
+        return [func.json_object(*pairs).label(OBJECT)]
 
     def _value(
         self,
@@ -184,18 +226,10 @@ class ResponseCompiler:
         if read.where is not None:
             conditions.append(self.compiler.where(table, target, read.where))
         if not end.many:
-            found = (
-                select(self._object(read, shape, table, target, level))
-                .select_from(target)
-                .where(*conditions)
-                .order_by(*self.compiler.order_by(table, target, read.order))
-                .limit(1)
-                .correlate(owner)
-                .scalar_subquery()
-            )
+            found = self._first(read, shape, table, target, conditions, owner, level)
             return found if self.postgresql else func.json(found)
         rows = self._rows(read, shape, table, target, conditions, owner=owner, level=level)
-        linked = self._array(rows, owner)
+        linked = self._array(rows, shape, owner)
         return linked if self.postgresql else func.json(linked)
 
     # -- values ---------------------------------------------------------------------------
