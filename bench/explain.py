@@ -15,7 +15,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -23,6 +23,9 @@ from sqlalchemy import event, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import ROOT, dashboard_window, make_queries
+
+if TYPE_CHECKING:
+    from graph.gql.context import GraphContext
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -38,21 +41,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def explain(args: argparse.Namespace) -> None:
+async def recorded_request(url: str, body: bytes) -> tuple[GraphContext, list[tuple[str, Any]]]:
+    """The server's context on `url`, and each SELECT one request of `body` sent through its
+    ASGI app, in-process, with its parameters. The caller disposes of the context's engine."""
     from graph.app import build_context, create_app
     from graph.settings import Settings
 
     settings = Settings(
-        database_url=args.database,
-        schemas_dir=ROOT / "schemas",
-        relations_file=ROOT / "relations.yaml",
+        database_url=url, schemas_dir=ROOT / "schemas", relations_file=ROOT / "relations.yaml"
     )
-    if args.query:
-        (query,) = make_queries(args.query, "joined")
-        variables = dashboard_window(args.database) if query.name == "d1" else None
-        body = orjson.dumps({"query": query.graphql, "variables": variables})
-    else:
-        body = orjson.dumps({"query": args.graphql})
     graph = build_context(settings)
     statements: list[tuple[str, Any]] = []
 
@@ -61,15 +58,28 @@ async def explain(args: argparse.Namespace) -> None:
             statements.append((statement, parameters))
 
     event.listen(graph.engine, "before_cursor_execute", record)
-    transport = httpx.ASGITransport(app=create_app(graph=graph))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        response = await client.post(
-            "/graphql", content=body, headers={"content-type": "application/json"}
-        )
-    event.remove(graph.engine, "before_cursor_execute", record)
-    answer = response.json()
-    if answer.get("errors"):
-        raise SystemExit(f"the request failed: {answer['errors']}")
+    try:
+        transport = httpx.ASGITransport(app=create_app(graph=graph))
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            response = await client.post(
+                "/graphql", content=body, headers={"content-type": "application/json"}
+            )
+    finally:
+        event.remove(graph.engine, "before_cursor_execute", record)
+    if response.status_code != 200 or response.json().get("errors"):
+        graph.engine.dispose()
+        raise SystemExit(f"the request failed: {response.text[:500]}")
+    return graph, statements
+
+
+async def explain(args: argparse.Namespace) -> None:
+    if args.query:
+        (query,) = make_queries(args.query, "joined")
+        variables = dashboard_window(args.database) if query.name == "d1" else None
+        body = orjson.dumps({"query": query.graphql, "variables": variables})
+    else:
+        body = orjson.dumps({"query": args.graphql})
+    graph, statements = await recorded_request(args.database, body)
     with graph.engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None

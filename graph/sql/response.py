@@ -2,7 +2,8 @@
 value is the field's answer as JSON text: the list of rows, each an object with the response's
 keys in order, relations nested as objects or lists, every value already in its GraphQL form.
 
-PostgreSQL builds it with json_build_object and json_agg, SQLite with json_object and
+PostgreSQL builds each row as a record whose columns are named by the response keys
+(row_to_json, and array_to_json of an ARRAY of records for lists), SQLite with json_object and
 json_group_array; relations are correlated subqueries (per parent row: its links, the
 relation's filter, order, offset and limit), so the statement count no longer grows with the
 relations asked for. Filters, orders and link conditions are the reference compiler's own
