@@ -127,7 +127,15 @@ def value_in_list_column(
     """`value` is one of the elements of the list column (a correlated join condition)."""
     if dialect == POSTGRESQL:
         return value == func.any(list_col)
-    return _element_exists(list_col, lambda item: item == value)
+    # SQLite: `value IN (the elements)`, not EXISTS(an element equal to value). Both hold for
+    # the same rows (duplicates in the list count once; a null matches nothing), but only IN
+    # lets SQLite look `value` up by its index when it is the linked table's column: EXISTS
+    # is evaluated for every row of that table (a scan per owner row). A null `value` makes
+    # IN unknown where EXISTS was false: every caller puts the condition in WHERE or ON (or
+    # inside an EXISTS), which reject the row either way.
+    each = _json_each(list_col)
+    elements = select(each.c.value).select_from(each).where(each.c.value.is_not(None))
+    return value.in_(elements.correlate_except(each))
 
 
 def list_elements(dialect: str, list_col: ColumnElement[Any]) -> Any:
