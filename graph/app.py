@@ -81,11 +81,20 @@ def create_app(settings: Settings | None = None, graph: GraphContext | None = No
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _report_drift(graph)
-        yield
-        graph.engine.dispose()
+        reader = graph.async_reader if graph.settings.statement_cache_size > 0 else None
+        if reader is not None:
+            await reader.open()
+        try:
+            yield
+        finally:
+            if reader is not None:
+                await reader.close()
+            graph.engine.dispose()
 
     settings = graph.settings
     observe.count_statements(graph.engine)
+    if graph.async_reader is not None:
+        graph.async_reader.on_statement = observe.statement_ran
     endpoint = GraphQLEndpoint(graph, build_schema(graph.spec, settings))
     # Outermost first: the id and log line for every answer, refusals included; CORS headers
     # on refusals too (a browser reads none without them).

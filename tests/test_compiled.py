@@ -411,3 +411,51 @@ async def test_a_stored_null_under_a_non_null_field_is_the_reference_paths_error
         # Sanity: the reference path's error names the field.
         if has_null:
             assert expected["errors"][0]["path"][-1] == "riskLevel", expected
+
+
+async def test_a_prepared_operation_runs_on_the_event_loop_while_the_app_runs(
+    empty_db: TestDatabase, spec: Spec, catalog: Catalog
+) -> None:
+    """While the app runs (its lifespan), PostgreSQL's prepared operations run on the event
+    loop (graph/sql/async_reader.py), not through the engine: the same bytes, rows written
+    in between, counted in the request log; when the loop's connections die, the request
+    goes the full way with the right answer and the pool makes new ones."""
+    if empty_db.backend != "postgresql":
+        pytest.skip("the event loop's reader is PostgreSQL's")
+    create_schema(empty_db.engine, catalog)
+    api = Api(empty_db, spec, catalog, Settings(debug=True), clock=lambda: FIXED_NOW)
+    assert "errors" not in await api.post(INSERT_PLAYBOOK, {"name": "first"})
+    query = orjson.dumps({"query": "{ playbooks(orderBy: [{id: ASC}]) { playbookName } }"})
+    reader = api.graph.async_reader
+    assert reader is not None and not reader.ready
+    ran: list[float] = []
+    async with api.app.router.lifespan_context(api.app):
+        assert reader.ready
+        logged = reader.on_statement
+        reader.on_statement = lambda seconds: (ran.append(seconds), logged(seconds))[-1]
+        first = await api.raw_post(query)  # the full path, which keeps the operation
+        with api.counter.watching(empty_db.engine) as counter:
+            again = await api.raw_post(query)
+        assert again.content == first.content
+        assert (counter.count, len(ran), api.graph.prepared.hits) == (0, 1, 1)
+
+        assert "errors" not in await api.post(INSERT_PLAYBOOK, {"name": "second"})
+        names = [{"playbookName": "first"}, {"playbookName": "second"}]
+        later = orjson.loads((await api.raw_post(query)).content)
+        assert later["data"]["playbooks"] == names and len(ran) == 2
+
+        with empty_db.engine.connect() as admin:
+            admin.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            admin.commit()
+        # Each dead connection fails one request's statement on the loop, which then goes
+        # the full way; the pool replaces the connection in the background.
+        for _ in range(reader.pool_size + 2):
+            answer = orjson.loads((await api.raw_post(query)).content)
+            assert answer["data"]["playbooks"] == names, answer
+            if len(ran) == 3:
+                break
+        assert len(ran) == 3, ran
+    assert not reader.ready

@@ -19,6 +19,7 @@ from graph.errors import ServiceUnavailableError
 from graph.gql.prepared import PreparedOperation, PreparedOperations
 from graph.settings import Settings
 from graph.spec.model import Spec
+from graph.sql.async_reader import AsyncReader
 from graph.sql.compile import Compiler
 from graph.sql.engine import snapshot_reader, write_engine
 from graph.sql.statement_cache import StatementCache
@@ -46,6 +47,8 @@ class GraphContext:
     index: dict[str, TableIndex] = field(init=False)
     reader: Engine = field(init=False)
     single_reader: Engine | None = field(init=False)
+    # A prepared operation's statement on the event loop (PostgreSQL; open while the app runs).
+    async_reader: AsyncReader | None = field(init=False)
 
     writer: Engine = field(init=False)
     writes: WriteOps = field(init=False)
@@ -64,6 +67,16 @@ class GraphContext:
         # AUTOCOMMIT would turn the driver's own implicit transactions back on.
         self.single_reader = (
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else None
+        )
+        self.async_reader = (
+            AsyncReader(
+                self.engine.url,
+                pool_size=self.settings.db_pool_size,
+                statement_timeout_s=self.settings.statement_timeout_s,
+                pool_timeout_s=self.settings.pool_timeout_s,
+            )
             if self.engine.dialect.name == "postgresql"
             else None
         )

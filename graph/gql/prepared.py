@@ -48,14 +48,19 @@ class PreparedOperation:
         and answers with its own error)."""
 
         def run() -> str | None:
-            # PostgreSQL: outside a transaction, like the compiled path's sole field.
+            # PostgreSQL: outside a transaction, like the compiled path's sole field. (While
+            # the app runs, PostgreSQL's statement runs on the event loop instead: below.)
             engine = graph.single_reader or graph.reader
             with engine.connect() as conn:
                 text: str | None = self.statement.run(conn).scalar_one()
                 return text
 
+        reader = graph.async_reader
         try:
-            text = await anyio.to_thread.run_sync(run)
+            if reader is not None and reader.ready:
+                text = await reader.scalar(self.statement.sql, self.statement.parameters)
+            else:
+                text = await anyio.to_thread.run_sync(run)
         except Exception:
             # A timeout, a lost database, a changed table: the full path reports it as it
             # does for any request (the endpoint forgets this operation first).

@@ -132,6 +132,15 @@ def _after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             record.database_s += time.perf_counter() - started
 
 
+def statement_ran(seconds: float) -> None:
+    """Count a statement run outside the engine (graph/sql/async_reader.py) into the request
+    running it."""
+    record = _current.get()
+    if record is not None:
+        record.statements += 1
+        record.database_s += seconds
+
+
 def count_statements(engine: Engine) -> None:
     """Count each statement `engine` runs, and its time, into the request running it."""
     if not event.contains(engine, "after_cursor_execute", _after):

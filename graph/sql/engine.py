@@ -263,10 +263,6 @@ def _create(
         event.listen(engine, "begin", _on_sqlite_begin)
         event.listen(engine, "handle_error", _out_of_range)
         return engine
-    # Timestamps come back in UTC whatever the server's own time zone is.
-    # Floats leave the server in their shortest exact digits whatever a DBA set (the compiled
-    # path's JSON, graph/sql/response.py, writes them as the server prints them).
-    options = "-c timezone=UTC -c extra_float_digits=1" + postgresql_options(statement_timeout_s)
     engine = create_engine(
         target,
         # Up to twice `pool_size` connections, each kept once opened: an overflow connection
@@ -280,7 +276,7 @@ def _create(
         pool_pre_ping=False,
         json_deserializer=load_json,
         hide_parameters=True,
-        connect_args={"options": options, "connect_timeout": _connect_timeout(pool_timeout_s)},
+        connect_args=postgresql_connect_args(statement_timeout_s, pool_timeout_s),
     )
     event.listen(engine, "handle_error", _out_of_range)
     event.listen(engine, "checkout", _closed_by_server)
@@ -304,6 +300,18 @@ def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         raise DisconnectionError("the connection is closed") from exc
     if events:  # data, end of file, an error or a closed descriptor
         raise DisconnectionError("the server closed the connection")
+
+
+def postgresql_connect_args(
+    statement_timeout_s: float | None, pool_timeout_s: float
+) -> dict[str, Any]:
+    """What every PostgreSQL connection of the server is opened with (the engine's, and the
+    event loop's of graph/sql/async_reader.py): answers must not depend on which one ran."""
+    # Timestamps come back in UTC whatever the server's own time zone is.
+    # Floats leave the server in their shortest exact digits whatever a DBA set (the compiled
+    # path's JSON, graph/sql/response.py, writes them as the server prints them).
+    options = "-c timezone=UTC -c extra_float_digits=1" + postgresql_options(statement_timeout_s)
+    return {"options": options, "connect_timeout": _connect_timeout(pool_timeout_s)}
 
 
 def _connect_timeout(pool_timeout_s: float) -> int:
