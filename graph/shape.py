@@ -18,8 +18,8 @@ from graph.spec.model import FieldSpec, RelationEnd
 
 @dataclass(frozen=True)
 class FieldEntry:
-    """A stored field's value, in its GraphQL form. `non_null`: its GraphQL type is (a
-    required field or the table's key)."""
+    """A stored field's value, in its GraphQL form. `non_null`: its GraphQL type is non-null
+    (a required field, or the table's key)."""
 
     key: str
     field: FieldSpec

@@ -7,7 +7,8 @@ SQLAlchemy's connection and result machinery were a large share of the request's
 Here it runs on the event loop itself, through a psycopg_pool.AsyncConnectionPool (the pool
 psycopg's authors maintain; ours would be a second, untested one), with the engine's own
 connection options, so the text it answers is the same. Measured on a repeated plain list of
-100 rows at one client: 14-50 % more requests per second than the thread.
+100 rows (docs/performance.md): 15-30 % more requests per second than the thread at one
+client, and at 16 clients a p99 of 35-37 ms instead of 91-170.
 
 The pool opens with the app (its lifespan, graph/app.py) and closes with it: an app that is
 never started (an in-process test client) keeps the thread. A statement that fails raises as
