@@ -105,8 +105,8 @@ class ResponseCompiler:
         conditions = []
         if read.where is not None:
             conditions.append(self.compiler.where(table, source, read.where))
-        found = self._first(read, shape, table, source, conditions, owner=None, level=0)
-        return select(cast(found, Text))
+        rows = self._rows(read, shape, table, source, conditions, owner=None, level=0)
+        return select(cast(self._first(rows, shape), Text))
 
     # -- lists and objects ----------------------------------------------------------------
 
@@ -166,18 +166,9 @@ class ResponseCompiler:
             array = array.correlate(owner)
         return array.scalar_subquery()
 
-    def _first(
-        self,
-        read: Read,
-        shape: Shape,
-        table: TableSpec,
-        source: FromClause,
-        conditions: list[ColumnElement[bool]],
-        owner: FromClause | None,
-        level: int,
-    ) -> Any:
-        """The first row of `read`'s order as a JSON object, or null when there is none."""
-        first = self._rows(read, shape, table, source, conditions, owner, level).limit(1)
+    def _first(self, rows: Select[Any], shape: Shape) -> Any:
+        """The first of the rows as a JSON object, or null when there is none."""
+        first = rows.limit(1)
         if self._as_records(shape):
             row = first.subquery(RECORD)
             return select(func.row_to_json(row.table_valued())).select_from(row).scalar_subquery()
@@ -226,10 +217,10 @@ class ResponseCompiler:
         conditions = [self.compiler.link_condition(end, owner, target)]
         if read.where is not None:
             conditions.append(self.compiler.where(table, target, read.where))
-        if not end.many:
-            found = self._first(read, shape, table, target, conditions, owner, level)
-            return found if self.postgresql else func.json(found)
         rows = self._rows(read, shape, table, target, conditions, owner=owner, level=level)
+        if not end.many:
+            found = self._first(rows, shape)
+            return found if self.postgresql else func.json(found)
         linked = self._array(rows, shape, owner)
         return linked if self.postgresql else func.json(linked)
 
