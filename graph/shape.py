@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from graph.spec.model import FieldSpec, RelationEnd
+from graph.spec.model import FieldSpec, FieldType, RelationEnd
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,20 @@ class Shape:
 
     def null_where_non_null(self, answer: Any) -> bool:
         """Whether `answer` (an object of this shape, a list of them, or null) holds null
-        under a non-null field at any depth. The database may hold such a null where the
-        YAML made a field required after its table was created (graph/drift.py); GraphQL
+        under a non-null field, or in a list field (its elements are non-null), at any
+        depth. The database may hold such a null where the YAML made a field required after
+        its table was created (graph/drift.py), or raw SQL wrote it into a list; GraphQL
         answers it with an error, which only the reference path gives."""
-        keys, links = self._non_null
+        keys, lists, links = self._non_null
         for row in answer if isinstance(answer, list) else (answer,):
             if row is None:
                 continue  # a to-one relation or lookup that found nothing: allowed
             for key in keys:
                 if row[key] is None:
+                    return True
+            for key in lists:
+                # A list's elements are non-null (`[String!]`).
+                if isinstance(row[key], list) and None in row[key]:
                     return True
             for key, shape in links:
                 if shape.null_where_non_null(row[key]):
@@ -69,12 +74,26 @@ class Shape:
         return False
 
     @cached_property
-    def _non_null(self) -> tuple[tuple[str, ...], tuple[tuple[str, Shape], ...]]:
-        """The keys of non-null fields, and the relations with such fields below them."""
+    def holds_json(self) -> bool:
+        """Whether a json field is selected at any depth: its documents' numbers are read
+        as the reference path reads them (graph/gql/prepared.py, answer_fragment)."""
+        return any(
+            (isinstance(e, FieldEntry) and e.field.type is FieldType.JSON)
+            or (isinstance(e, LinkEntry) and e.shape.holds_json)
+            for e in self.entries
+        )
+
+    @cached_property
+    def _non_null(
+        self,
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, Shape], ...]]:
+        """The keys of non-null fields, of list fields (whose elements are non-null), and
+        the relations with such fields below them."""
         keys = tuple(e.key for e in self.entries if isinstance(e, FieldEntry) and e.non_null)
+        lists = tuple(e.key for e in self.entries if isinstance(e, FieldEntry) and e.field.is_list)
         links = tuple(
             (e.key, e.shape)
             for e in self.entries
             if isinstance(e, LinkEntry) and any(e.shape._non_null)
         )
-        return keys, links
+        return keys, lists, links

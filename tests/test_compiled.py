@@ -203,7 +203,7 @@ def test_what_is_not_compiled_falls_back_without_an_error(world: World) -> None:
     if world.name != "grace":
         pytest.skip("the documents are of the shipped tables")
     document = (
-        "{ a: playbooks(limit: 2) { playbookName actions }"  # a json field
+        "{ a: playbooks(limit: 2) { playbookName actions }"  # compiled: a json field
         " b: executionLogsConnection(first: 2) { edges { node { id } } }"
         " c: playbooks(limit: 2) { playbookName executionsAggregate { count } }"
         " d: playbooks(limit: 2) { playbookName } }"
@@ -213,7 +213,7 @@ def test_what_is_not_compiled_falls_back_without_an_error(world: World) -> None:
         answer = world.loop.run_until_complete(compiled_api(backend).post(document, {}))
         assert "errors" not in answer, answer
         assert answer["extensions"]["paths"] == {
-            "a": "reference",
+            "a": "compiled",
             "b": "reference",
             "c": "reference",
             "d": "compiled",
@@ -353,6 +353,26 @@ async def test_a_repeated_request_is_answered_again_without_graphql(
 
 # -- a null the database holds under a non-null field ------------------------------------------
 
+
+async def answered(api: Api, document: str) -> tuple[dict[str, Any], set[str]]:
+    """`document`'s answer (request ids blanked, extensions left out) and the paths that
+    answered its root fields (the app runs with debug on)."""
+    raw = await api.raw_post(orjson.dumps({"query": document}))
+    answer = orjson.loads(REQUEST_ID.sub(b'"requestId":""', raw.content))
+    return answer, set(answer.pop("extensions")["paths"].values())
+
+
+async def same_answers(reference: Api, fast: Api, document: str, path: str) -> dict[str, Any]:
+    """`fast` answers `document` as `reference` does, three times (built, then from the
+    statement cache or as a prepared operation), each time by `path`; the answer."""
+    expected, _ = await answered(reference, document)
+    for _ in range(3):
+        answer, paths = await answered(fast, document)
+        assert answer == expected, document
+        assert paths == {path}, (document, paths)
+    return expected
+
+
 NULL_UNDER_NON_NULL = [
     "{ playbooks(orderBy: [{id: ASC}]) { playbookName riskLevel } }",
     '{ playbook(playbookName: "loose") { playbookName riskLevel } }',
@@ -394,20 +414,10 @@ async def test_a_stored_null_under_a_non_null_field_is_the_reference_paths_error
     )
     fast = Api(empty_db, spec, catalog, Settings(debug=True), clock=lambda: FIXED_NOW)
     for document in NULL_UNDER_NON_NULL:
-        slow = await reference.raw_post(orjson.dumps({"query": document}))
-        expected = orjson.loads(REQUEST_ID.sub(b'"requestId":""', slow.content))
         has_null = "riskLevel" in document
+        path = "reference" if has_null else "compiled"
+        expected = await same_answers(reference, fast, document, path)
         assert ("errors" in expected) is has_null, expected
-        for _ in range(3):  # built, then from the statement cache or as a prepared operation
-            answer = orjson.loads(
-                REQUEST_ID.sub(
-                    b'"requestId":""',
-                    (await fast.raw_post(orjson.dumps({"query": document}))).content,
-                )
-            )
-            paths = set(answer.pop("extensions")["paths"].values())
-            assert answer == {k: v for k, v in expected.items() if k != "extensions"}, document
-            assert paths == {"reference" if has_null else "compiled"}, (document, paths)
         # Sanity: the reference path's error names the field.
         if has_null:
             assert expected["errors"][0]["path"][-1] == "riskLevel", expected
@@ -459,3 +469,105 @@ async def test_a_prepared_operation_runs_on_the_event_loop_while_the_app_runs(
                 break
         assert len(ran) == 3, ran
     assert not reader.ready
+
+
+# -- json and list fields holding what only raw SQL stores --------------------------------------
+
+ZOO_FIELDS = "animalNo readings tagIds keeperCodes luckyNumbers checks medical"
+# animal_no -> (list and json columns, as SQL text per backend; None: the row is skipped
+# there), and whether the compiled path answers (False: its answer goes to the reference path).
+RAW_ANIMALS: dict[int, tuple[dict[str, dict[str, str | None]], bool]] = {
+    # A NaN among floats: GraphQL's Float has none, so the reference answers the list as null.
+    1: (
+        {"readings": {"postgresql": "ARRAY[1.5, 'NaN']::float8[]", "sqlite": "'[1.5, NaN]'"}},
+        False,
+    ),
+    # A null element under `[String!]`: the reference path's error.
+    2: (
+        {"keeper_codes": {"postgresql": "ARRAY['k1', NULL]", "sqlite": """'["k1", null]'"""}},
+        False,
+    ),
+    # Whole floats stored as integers (SQLite's text), the extremes of BigInt, empty and null.
+    3: (
+        {
+            "readings": {
+                "postgresql": "ARRAY[2, 0.5, '-0'::float8, 1e308]",
+                "sqlite": "'[2, 0.5, -0.0, 1e308]'",
+            },
+            "tag_ids": {
+                "postgresql": "ARRAY[9223372036854775807, -9223372036854775808]::bigint[]",
+                "sqlite": "'[9223372036854775807, -9223372036854775808]'",
+            },
+            "lucky_numbers": {"postgresql": "ARRAY[]::int[]", "sqlite": "'[]'"},
+            "checks": {"postgresql": "ARRAY[true, false]", "sqlite": "'[true, false]'"},
+        },
+        True,
+    ),
+    # JSON numbers beyond 64 bits and beyond doubles, a long fraction, unicode, nesting.
+    4: (
+        {
+            "medical": {
+                dialect: '\'{"big": 18446744073709551615, "huge": 1e400, "neg": -1e400,'
+                ' "long": 0.1000000000000000055511151231257827, "tiny": 5e-324,'
+                ' "\u00e9": [null, true, {"x": "\\\\u0000 _\\\\\\\\"}]}\''
+                + ("::jsonb" if dialect == "postgresql" else "")
+                for dialect in ("postgresql", "sqlite")
+            }
+        },
+        True,
+    ),
+    # Text SQLite's JSON functions refuse, which Python's parser reads (NaN): the reference.
+    5: (
+        {
+            "medical": {"postgresql": None, "sqlite": "'NaN'"},
+            "readings": {"postgresql": None, "sqlite": "'[Infinity]'"},
+        },
+        False,
+    ),
+    # A JSON null document and a scalar document.
+    6: ({"medical": {"postgresql": "'null'::jsonb", "sqlite": "'null'"}}, True),
+    7: ({"medical": {"postgresql": "'\"text\"'::jsonb", "sqlite": "'\"text\"'"}}, True),
+}
+
+
+async def test_json_and_list_values_only_raw_sql_stores_answer_as_the_reference_path(
+    empty_db: TestDatabase,
+) -> None:
+    """The API refuses NaN, null list elements and JSON numbers beyond 64 bits, but raw SQL
+    stores them. Each such row, by lookup and in a list, answers the reference path's bytes:
+    compiled where the compiled path can give them, through the reference path where not."""
+    zoo = differential.load_spec(*differential.SPECS["zoo"])
+    zoo_catalog = build_catalog(zoo)
+    create_schema(empty_db.engine, zoo_catalog)
+    table = zoo_catalog.table("animals").name
+    with empty_db.engine.begin() as conn:
+        for number, (columns, _compiled) in RAW_ANIMALS.items():
+            values = {name: sql[empty_db.backend] for name, sql in columns.items()}
+            if None in values.values():
+                continue
+            names = ", ".join(["animal_no", "name", "species", "vaccinated", *values])
+            row = ", ".join([str(number), "'a'", "'yak'", "false", *values.values()])
+            conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({row})")
+    reference = Api(
+        empty_db, zoo, zoo_catalog, Settings(compiled=False, debug=True), clock=lambda: FIXED_NOW
+    )
+    fast = Api(empty_db, zoo, zoo_catalog, Settings(debug=True), clock=lambda: FIXED_NOW)
+    documents = [
+        (f"{{ animal(animalNo: {number}) {{ {ZOO_FIELDS} }} }}", is_compiled)
+        for number, (columns, is_compiled) in RAW_ANIMALS.items()
+        if None not in (sql[empty_db.backend] for sql in columns.values())
+    ]
+    documents.append((f"{{ animals(orderBy: [{{animalNo: ASC}}]) {{ {ZOO_FIELDS} }} }}", False))
+    for document, is_compiled in documents:
+        await same_answers(reference, fast, document, "compiled" if is_compiled else "reference")
+    # The byte-level form of the compiled answers (floats' digits, BigInt strings) is the
+    # reference path's: compare the raw bodies of a compiled row too.
+    document = "{ animal(animalNo: 3) { readings tagIds luckyNumbers checks } }"
+    slow = (await reference.raw_post(orjson.dumps({"query": document}))).content
+    quick = (await fast.raw_post(orjson.dumps({"query": document}))).content
+    assert (
+        REQUEST_ID.sub(b"", quick).split(b',"extensions"')[0]
+        == REQUEST_ID.sub(b"", slow).split(b',"extensions"')[0]
+    )
+    assert b'"readings":[2.0,0.5,-0.0,1e+308]' in slow
+    assert b'"tagIds":["9223372036854775807","-9223372036854775808"]' in slow

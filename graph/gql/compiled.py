@@ -11,12 +11,11 @@ through graphql-core untouched, and the endpoint's orjson.dumps embeds it as it 
 
 What is compiled today: root list fields (`executionLogs(...)`) and lookups
 (`executionLog(executionId: ...)`) whose selection, at every level, holds fields of any
-type but json and lists (computed fields too), `__typename`, and relations (to-one and
-to-many, with their own where, orderBy, limit and offset); aliases, fragments and
-@skip/@include as GraphQL resolves them. Anything else (connections, aggregates, relation
-aggregates, json and list fields) falls back to the reference path, per root field, without
-an error. With GRAPH_DEBUG the response's `extensions.paths` names the path of each root
-field.
+type (computed fields too), `__typename`, and relations (to-one and to-many, with their own
+where, orderBy, limit and offset); aliases, fragments and @skip/@include as GraphQL resolves
+them. Anything else (connections, aggregates, relation aggregates) falls back to the
+reference path, per root field, without an error. With GRAPH_DEBUG the response's
+`extensions.paths` names the path of each root field.
 """
 
 from __future__ import annotations
@@ -34,17 +33,16 @@ from graph.gql.prepared import PreparedOperation, answer_fragment
 from graph.gql.selection import Planner
 from graph.plan import Read
 from graph.shape import Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
-from graph.spec.model import FieldType
 from graph.sql.compile import Compiler
 from graph.sql.response import MAX_KEYS, ResponseCompiler
 from graph.sql.statement_cache import DriverStatement, StatementCache, recording
 
 SQLITE_TOO_DEEP = "parser stack overflow"
-TOO_DEEP = object()
+SQLITE_MALFORMED_JSON = "malformed JSON"
+# The statement could not run on SQLite: the reference path answers instead.
+NOT_RUN = object()
 COMPILED = "compiled"
 REFERENCE = "reference"
-# Field types whose stored values the compiler renders; json and lists follow later.
-_RENDERED = frozenset(FieldType) - {FieldType.JSON, FieldType.LIST}
 
 
 def shape_of(
@@ -60,8 +58,6 @@ def shape_of(
             entries.append(TypenameEntry(key, info.spec.type_name))
         elif name in info.fields:
             field = info.fields[name]
-            if field.type not in _RENDERED:
-                return None
             entries.append(FieldEntry(key, field, field.required or name == info.spec.key))
         elif name in info.relations:
             end = info.relations[name]
@@ -140,7 +136,7 @@ async def _answer(
     kept = cache.get(reusable) if reusable is not None else None
 
     def run(conn: Connection, compiler: Compiler) -> tuple[Any, DriverStatement | None]:
-        """The answer's text (or TOO_DEEP), and the statement a later request may reuse."""
+        """The answer's text (or NOT_RUN), and the statement a later request may reuse."""
         if kept is not None:
             return kept.run(conn).scalar_one(), kept
         statement = build(ResponseCompiler(compiler))
@@ -149,7 +145,12 @@ async def _answer(
                 text = conn.execute(statement).scalar_one()
         except OperationalError as error:
             if SQLITE_TOO_DEEP in str(error.orig):
-                return TOO_DEEP, None  # refused while parsing: nothing ran, the snapshot is intact
+                return NOT_RUN, None  # refused while parsing: nothing ran, the snapshot is intact
+            if SQLITE_MALFORMED_JSON in str(error.orig):
+                # A json or list column holding text SQLite's JSON functions refuse (only raw
+                # SQL writes such text): the reference path reads it with Python's own parser.
+                # A failed SELECT leaves SQLite's transaction as it was.
+                return NOT_RUN, None
             raise
         # A statement holding the request's moment is this request's only.
         if reusable is None or len(sent) != 1 or compiler.ctx.moment_read:
@@ -158,7 +159,7 @@ async def _answer(
         return text, sent[0]
 
     text, reusable_statement = await context.session.run(run, alone=sole_key is not None)
-    if text is TOO_DEEP:
+    if text is NOT_RUN:
         return None
     fragment = answer_fragment(text, shape)
     if fragment is not None and sole_key is not None and reusable_statement is not None:

@@ -24,6 +24,7 @@ import anyio
 import orjson
 
 from graph.shape import Shape
+from graph.sql.engine import load_json
 from graph.sql.statement_cache import DriverStatement, Lru
 
 if TYPE_CHECKING:
@@ -77,7 +78,9 @@ def answer_fragment(text: str | None, shape: Shape) -> orjson.Fragment | None:
     error, which is the reference path's to give."""
     if text is None:
         return orjson.Fragment(b"null")
-    answer = orjson.loads(text)
+    # A json field's document may hold integers beyond 64 bits or beyond doubles (PostgreSQL's
+    # jsonb keeps them): they are read as the reference path reads them (load_json).
+    answer = load_json(text) if shape.holds_json else orjson.loads(text)
     # Most answers have no null at all: the walk is for those that do.
     if "null" in text and shape.null_where_non_null(answer):
         return None

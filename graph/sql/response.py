@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     ColumnElement,
     FromClause,
@@ -258,7 +259,43 @@ class ResponseCompiler:
             return day.concat("T").concat(func.substr(column, 12, 15, type_=String())).concat("Z")
         if kind is FieldType.DATE and self.postgresql:
             return type_coerce_expression(column, CalendarDate())
+        if kind is FieldType.JSON and not self.postgresql:
+            # SQLite keeps the document as text: json() embeds it as JSON, its numbers as
+            # written (PostgreSQL's jsonb is embedded as it is).
+            return func.json(column)
+        if kind is FieldType.LIST:
+            return self._list_value(field, column)
         return column
+
+    def _list_value(self, field: FieldSpec, column: Any) -> Any:
+        """A list field as a JSON array (or null), each element in its GraphQL form: BigInt
+        as a string of digits, floats in their exact digits. A null element, or a NaN or
+        infinite float (which makes the reference path answer the whole list as null), comes
+        out as a null element: graph/shape.py sends such answers to the reference path."""
+        element = field.of
+        if self.postgresql:
+            if element is FieldType.BIGINT:
+                return cast(column, ARRAY(Text))
+            if element is not FieldType.FLOAT:
+                return column  # a native array is a JSON array of its strings, ints, booleans
+            each = (
+                func.unnest(column)
+                .table_valued("value", with_ordinality="position")
+                .render_derived()
+            )
+            values = select(self._pg_float(each.c.value)).order_by(each.c.position)
+            floats = func.array_to_json(func.array(values.scalar_subquery()))
+            return case((column.is_(None), None), else_=floats)
+        if element is FieldType.BIGINT:
+            value: Any = cast(literal_column("value"), Text)
+        elif element is FieldType.FLOAT:
+            value = func.json(func.grace_json_float(literal_column("value")))
+        else:
+            return func.json(column)
+        # json_each yields the elements in order, and SQLite feeds the aggregate in that
+        # order. The subquery's result loses its JSON subtype: json() gives it back.
+        array = select(func.json_group_array(value)).select_from(func.json_each(column))
+        return case((column.is_(None), None), else_=func.json(array.scalar_subquery()))
 
     @staticmethod
     def _pg_float(column: Any) -> Any:
