@@ -102,6 +102,15 @@ D2 = """query D2 {
   }
 }"""
 
+# A connection's first page (issue 10): the 50 newest failed runs with their cursors and
+# playbooks, and whether more follow. No totalCount: counting 40,800 rows would be most of it.
+C1 = """query C1 {
+  executionLogsConnection(where: {status: {eq: FAILED}}, orderBy: [{startedAt: DESC}], first: 50) {
+    edges { cursor node { executionId component startedAt playbook { playbookName } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
 
 @dataclass(frozen=True)
 class Query:
@@ -110,8 +119,16 @@ class Query:
     floor_path: str | None  # None: the floor does not answer this query
     # Rows of `root` in the answer; None: any number but none (it depends on the data).
     expected_rows: int | None
+    # The answer's list of rows: a root field, or a path into it (`a.edges`).
     root: str = "executionLogs"
     variables: dict[str, Any] | None = None
+
+    def rows(self, data: dict[str, Any] | None) -> list[Any]:
+        """The rows of an answer's `data`, [] when it has none."""
+        found: Any = data
+        for name in self.root.split("."):
+            found = (found or {}).get(name)
+        return found or []
 
     @property
     def body(self) -> bytes:
@@ -132,6 +149,7 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
         "q3": Query("q3", Q3, "/q3", 20),
         "d1": Query("d1", D1, "/d1", None, "executionLogsAggregate"),
         "d2": Query("d2", D2, "/d2", 200, "playbooks"),
+        "c1": Query("c1", C1, None, 50, "executionLogsConnection.edges"),
     }
     return [known[name.strip()] for name in names.split(",") if name.strip()]
 
@@ -206,7 +224,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
-    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2")
+    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,c1")
     p.add_argument(
         "--targets",
         default="graph,floor",
@@ -226,7 +244,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.queries = make_queries(args.queries, args.floor_q1)
     except KeyError as exc:
-        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2")
+        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, c1")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     return args
 
@@ -467,7 +485,7 @@ def check_answers(targets: dict[str, Target], queries: list[Query]) -> dict[str,
                 continue
             response = answer(target, query)
             body = response.json()
-            rows = (body.get("data") or {}).get(query.root) or []
+            rows = query.rows(body.get("data"))
             wanted = query.expected_rows
             if body.get("errors") or not rows or (wanted is not None and len(rows) != wanted):
                 raise SystemExit(
@@ -482,8 +500,8 @@ def check_answers(targets: dict[str, Target], queries: list[Query]) -> dict[str,
             continue
         if any(answer != data[next(iter(data))] for answer in data.values()):
             raise SystemExit(f"{query.name}: the targets' answers differ ({', '.join(data)})")
-        rows = len(data["graph" if "graph" in data else "floor"][query.root])
-        print(f"{query.name}: {rows} rows from {', '.join(data)}; answers equal")
+        count = len(query.rows(data["graph" if "graph" in data else "floor"]))
+        print(f"{query.name}: {count} rows from {', '.join(data)}; answers equal")
     return floor_statements
 
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graph.gql import compiled
+from graph.gql import compiled, compiled_connection
 from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.ddl import create_schema
@@ -31,7 +31,14 @@ from graph.sql.tables import Catalog, build_catalog
 from tests import test_differential as differential
 from tests.api import Api
 from tests.databases import TestDatabase
-from tests.test_differential import FIXED_NOW, Backend, World, budget
+from tests.test_differential import (
+    FIXED_NOW,
+    FUZZ_EXAMPLES,
+    MAX_WALK_PAGES,
+    Backend,
+    World,
+    budget,
+)
 
 # The differential test's world (its databases, adversarial rows and generator), as fixtures
 # of this module too.
@@ -57,21 +64,27 @@ def reference_api(backend: Backend) -> Api:
 
 @pytest.fixture(scope="module", autouse=True)
 def count_paths() -> Iterator[None]:
-    originals = {name: getattr(compiled, name) for name in ("answer_list", "answer_one")}
+    modules = {
+        "answer_list": compiled,
+        "answer_one": compiled,
+        "answer_connection": compiled_connection,
+    }
+    originals = {name: getattr(module, name) for name, module in modules.items()}
 
     def counting(name: str) -> Any:
-        async def counted(*args: Any) -> Any:
-            answer = await originals[name](*args)
-            PATHS[name if answer is not None else "fell back"] += 1
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            answer = await originals[name](*args, **kwargs)
+            if name != "answer_connection" or args[0].settings.compiled:  # args[0]: the planner
+                PATHS[name if answer is not None else "fell back"] += 1
             return answer
 
         return counted
 
-    for name in originals:
-        setattr(compiled, name, counting(name))
+    for name, module in modules.items():
+        setattr(module, name, counting(name))
     yield
-    for name, original in originals.items():
-        setattr(compiled, name, original)
+    for name, module in modules.items():
+        setattr(module, name, originals[name])
     print(f"\ncompiled root fields: {dict(PATHS)}")
 
 
@@ -82,19 +95,27 @@ def body(api: Api, world: World, document: str, variables: dict[str, Any]) -> by
 
 
 def same_bytes(world: World, document: str, variables: dict[str, Any]) -> None:
-    """Both paths answer the same bytes; the compiled path twice: built, then (for most
-    documents) from its statement cache."""
+    """Both paths answer the same bytes on every backend."""
     for backend in world.backends:
-        slow = body(reference_api(backend), world, document, variables)
-        for attempt in ("built", "reused"):
-            fast = body(backend.api, world, document, variables)
-            if fast != slow:
-                at = next(i for i, (a, b) in enumerate(zip(fast, slow, strict=False)) if a != b)
-                pytest.fail(
-                    f"{backend.name}: the paths differ at byte {at} ({attempt})\n{document}\n"
-                    f"{variables}\ncompiled:  ...{fast[max(0, at - 200) : at + 200]!r}\n"
-                    f"reference: ...{slow[max(0, at - 200) : at + 200]!r}"
-                )
+        same_bytes_on(world, backend, document, variables)
+
+
+def same_bytes_on(
+    world: World, backend: Backend, document: str, variables: dict[str, Any]
+) -> bytes:
+    """Both paths answer the same bytes on `backend`; the compiled path twice: built, then
+    (for most documents) from its statement cache. The bytes."""
+    slow = body(reference_api(backend), world, document, variables)
+    for attempt in ("built", "reused"):
+        fast = body(backend.api, world, document, variables)
+        if fast != slow:
+            at = next(i for i, (a, b) in enumerate(zip(fast, slow, strict=False)) if a != b)
+            pytest.fail(
+                f"{backend.name}: the paths differ at byte {at} ({attempt})\n{document}\n"
+                f"{variables}\ncompiled:  ...{fast[max(0, at - 200) : at + 200]!r}\n"
+                f"reference: ...{slow[max(0, at - 200) : at + 200]!r}"
+            )
+    return slow
 
 
 @budget("queries")
@@ -102,6 +123,24 @@ def same_bytes(world: World, document: str, variables: dict[str, Any]) -> None:
 def test_both_paths_answer_the_same_bytes(world: World, data: st.DataObject) -> None:
     case = data.draw(world.generator.query_cases(), label="case")
     same_bytes(world, case.document, case.variables)
+
+
+@settings(budget("walks"), max_examples=FUZZ_EXAMPLES or 60)
+@given(data=st.data())
+def test_both_paths_walk_a_connection_alike(world: World, data: st.DataObject) -> None:
+    """A connection walked page by page, each `after` the compiled path's own endCursor:
+    every page, its cursors included, the reference path's bytes."""
+    case = data.draw(world.generator.walk_cases(), label="case")
+    assert case.walk_key is not None
+    for backend in world.backends:
+        after = None
+        for _ in range(MAX_WALK_PAGES):
+            variables = {**case.variables, "first": case.first, "after": after}
+            answer = orjson.loads(same_bytes_on(world, backend, case.document, variables))
+            connection = (answer.get("data") or {}).get(case.walk_key)
+            if not connection or not connection["pageInfo"]["hasNextPage"]:
+                break
+            after = connection["pageInfo"]["endCursor"]
 
 
 # -- hand-picked: the compiled path answers them, in one statement ------------------------------
@@ -118,6 +157,12 @@ query($component: String) {
   }
   same: executionLogs(where: {component: {eq: $component}}, limit: 3) { id executionId }
   again: executionLogs(where: {component: {eq: $component}}, limit: 3, offset: 1) { id }
+  page: executionLogsConnection(first: 4, orderBy: [{durationMs: DESC}]) {
+    totalCount
+    edges { cursor node { executionId playbook { playbookName } } }
+    nodes { id relatedFeedback(limit: 2) { ticketId } }
+    pageInfo { hasNextPage endCursor }
+  }
 }
 """
 TRICKY = [
@@ -157,6 +202,21 @@ TRICKY = [
     # Keys named like the subqueries' anonymous names.
     "{ executionLogs(limit: 3) { anon_1: executionId anon_2: component"
     " playbook { anon_3: playbookName } relatedFeedback(limit: 2) { anon_4: ticketId } } }",
+    # Connections: every part, aliased twice, __typename at each level, edges' nodes and
+    # nodes selecting different fields, relations; an empty page with its count; a page of
+    # nothing; json and list fields in nodes.
+    "{ c: executionLogsConnection(first: 3, orderBy: [{durationMs: DESC_NULLS_FIRST}],"
+    " where: {status: {eq: FAILED}}) { __typename totalCount t2: totalCount"
+    " edges { __typename cursor c2: cursor node { executionId playbook { playbookName } } }"
+    " e2: edges { n: node { __typename id } }"
+    " nodes { id relatedFeedback(limit: 2) { ticketId } }"
+    " pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }"
+    " p2: pageInfo { endCursor } } }",
+    "{ a: executionLogsConnection(first: 0) { totalCount pageInfo { hasNextPage endCursor }"
+    " edges { cursor } }"
+    ' b: executionLogsConnection(where: {executionId: {eq: "none"}}) { totalCount nodes { id }'
+    " pageInfo { startCursor hasNextPage } }"
+    " c: playbooksConnection(first: 2) { edges { node { actions } } } }",
     # Lookups: found (by key and by id), not found, with relations.
     '{ a: executionLog(executionId: "no such run") { id }'
     " b: playbook(id: 1) { playbookName executions(limit: 2) { executionId } }"
@@ -181,11 +241,58 @@ def test_a_traversal_is_one_statement_and_the_same_bytes(world: World) -> None:
         with api.counter.watching(backend.db.engine) as counter:
             answer = world.loop.run_until_complete(api.post(TRAVERSAL, variables))
         assert "errors" not in answer, answer
-        roots = {"executionLogs": "compiled", "same": "compiled", "again": "compiled"}
+        roots = {
+            "executionLogs": "compiled",
+            "same": "compiled",
+            "again": "compiled",
+            "page": "compiled",
+        }
         assert answer["extensions"] == {"paths": roots}
         # One statement per root field, whatever the relations; the reference path needs one
-        # per relation level (4 for the first field).
-        assert counter.count == 3, counter.statements
+        # per relation level (4 for the first field; 4 for the connection: its count too).
+        assert counter.count == 4, counter.statements
+
+
+PAGES = """
+query($after: String, $order: [ExecutionLogOrderBy!]) {
+  executionLogsConnection(first: 7, after: $after, orderBy: $order) {
+    totalCount
+    edges { cursor node { executionId startedAt durationMs } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        [{"startedAt": "DESC"}],
+        [{"durationMs": "ASC_NULLS_FIRST"}, {"component": "DESC"}],
+        [{"playbook": {"playbookName": "ASC"}}, {"exitCode": "DESC_NULLS_LAST"}],
+        [{"status": "ASC"}, {"completedAt": "DESC"}],
+    ],
+)
+def test_later_pages_are_the_reference_paths(world: World, order: list[Any]) -> None:
+    """Pages after a cursor (hasPreviousPage true), by sort keys of several types (a
+    datetime, a nullable int, text by code point, a related field, an enum): each page the
+    reference path's bytes, cursors included, and compiled."""
+    if world.name != "grace":
+        pytest.skip("the documents are of the shipped tables")
+    for backend in world.backends:
+        after, pages = None, 0
+        while pages < 4:
+            variables = {"after": after, "order": order}
+            answer = orjson.loads(same_bytes_on(world, backend, PAGES, variables))
+            connection = answer["data"]["executionLogsConnection"]
+            assert connection["pageInfo"]["hasPreviousPage"] is (after is not None)
+            pages += 1
+            if not connection["pageInfo"]["hasNextPage"]:
+                break
+            after = connection["pageInfo"]["endCursor"]
+        assert pages == 4, "the walk should not end within 4 pages of 7"
+        answer = world.loop.run_until_complete(compiled_api(backend).post(PAGES, variables))
+        assert answer["extensions"]["paths"] == {"executionLogsConnection": "compiled"}
 
 
 @pytest.mark.parametrize("document", TRICKY)
@@ -204,7 +311,7 @@ def test_what_is_not_compiled_falls_back_without_an_error(world: World) -> None:
         pytest.skip("the documents are of the shipped tables")
     document = (
         "{ a: playbooks(limit: 2) { playbookName actions }"  # compiled: a json field
-        " b: executionLogsConnection(first: 2) { edges { node { id } } }"
+        " b: playbooksConnection(first: 2) { edges { node { id executionsAggregate { count } } } }"
         " c: playbooks(limit: 2) { playbookName executionsAggregate { count } }"
         " d: playbooks(limit: 2) { playbookName } }"
     )

@@ -128,9 +128,10 @@ async def _answer(
 ) -> orjson.Fragment | None:
     """Run the one statement `build` makes, or the one an earlier request kept for the same
     `parts` (graph/sql/statement_cache.py); its JSON as the reference path's bytes. None when
-    SQLite could not parse a statement so deep (its parser's stack is fixed before SQLite
-    3.46): the reference path, several shallower statements, answers instead; likewise when
-    the answer holds a null under a non-null field (the reference path's error answers it)."""
+    SQLite could not run it (execute_or_not_run: a statement too deep for its parser, whose
+    stack is fixed before SQLite 3.46, is answered by the reference path's several shallower
+    statements); likewise when the answer holds a null under a non-null field (the
+    reference path's error answers it)."""
     cache: StatementCache = context.graph.statements
     reusable = cache.key(*parts)
     kept = cache.get(reusable) if reusable is not None else None
@@ -140,18 +141,11 @@ async def _answer(
         if kept is not None:
             return kept.run(conn).scalar_one(), kept
         statement = build(ResponseCompiler(compiler))
-        try:
-            with recording() as sent:
-                text = conn.execute(statement).scalar_one()
-        except OperationalError as error:
-            if SQLITE_TOO_DEEP in str(error.orig):
-                return NOT_RUN, None  # refused while parsing: nothing ran, the snapshot is intact
-            if SQLITE_MALFORMED_JSON in str(error.orig):
-                # A json or list column holding text SQLite's JSON functions refuse (only raw
-                # SQL writes such text): the reference path reads it with Python's own parser.
-                # A failed SELECT leaves SQLite's transaction as it was.
-                return NOT_RUN, None
-            raise
+        with recording() as sent:
+            result = execute_or_not_run(conn, statement)
+        if result is NOT_RUN:
+            return NOT_RUN, None
+        text = result.scalar_one()
         # A statement holding the request's moment is this request's only.
         if reusable is None or len(sent) != 1 or compiler.ctx.moment_read:
             return text, None
@@ -166,6 +160,19 @@ async def _answer(
         # The operation's whole answer is this statement's (graph/gql/prepared.py).
         context.prepared = PreparedOperation(sole_key, reusable_statement, shape)
     return fragment
+
+
+def execute_or_not_run(conn: Connection, statement: Any) -> Any:
+    """The statement's result, or NOT_RUN when SQLite refused it: too deep for its parser
+    (nothing ran), or a json or list column holding text its JSON functions refuse (only
+    raw SQL writes such text; the reference path reads it with Python's own parser). A
+    failed SELECT leaves SQLite's transaction as it was."""
+    try:
+        return conn.execute(statement)
+    except OperationalError as error:
+        if SQLITE_TOO_DEEP in str(error.orig) or SQLITE_MALFORMED_JSON in str(error.orig):
+            return NOT_RUN
+        raise
 
 
 class PassThroughExecution(StrawberryGraphQLCoreExecutionContext):

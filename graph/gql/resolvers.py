@@ -9,7 +9,7 @@ from graphql import FieldNode, GraphQLResolveInfo
 
 from graph.cursors import decode_cursor, encode_cursor, order_signature
 from graph.errors import UserInputError
-from graph.gql import compiled
+from graph.gql import compiled, compiled_connection
 from graph.gql.context import RequestContext
 from graph.gql.selection import Planner
 from graph.plan import Compare, Page, Rows
@@ -98,7 +98,7 @@ def _node_fields(planner: Planner, nodes: list[FieldNode]) -> dict[str, list[Fie
     return merged
 
 
-async def resolve_connection(table: str, info: GraphQLResolveInfo[Any]) -> dict[str, Any]:
+async def resolve_connection(table: str, info: GraphQLResolveInfo[Any]) -> dict[str, Any] | Any:
     raw, planner, key, args = _root(info)
     nodes = list(raw.field_nodes)
     read = planner.read(table, _node_fields(planner, nodes), {**args, "limit": None}, (key,))
@@ -111,6 +111,11 @@ async def resolve_connection(table: str, info: GraphQLResolveInfo[Any]) -> dict[
         n.name.value for f in planner.subfields(nodes).values() for n in f
     }
     page = Page(first=first, after=after, want_total=wants_total)
+    answer = await compiled_connection.answer_connection(
+        planner, info.context, key, nodes, read, page, signature, sole=only_root_field(info)
+    )
+    if answer is not None:
+        return answer
     rows = await info.context.session.run(
         lambda conn, compiler: fetch_rows(conn, compiler, read, page)
     )

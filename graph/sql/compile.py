@@ -188,10 +188,10 @@ class Compiler:
         keys = [self.sort_expression(table, source, k) for k in read.order]
         stmt = stmt.add_columns(*(k.label(SORT_VALUE.format(i)) for i, k in enumerate(keys)))
         if page.after is not None:
-            stmt = stmt.where(self._after(keys, read.order, page.after, source))
+            stmt = stmt.where(self.after_cursor(keys, read.order, page.after, source))
         return stmt.limit(page.first + 1)
 
-    def _after(
+    def after_cursor(
         self,
         keys: list[Any],
         order: tuple[SortKey, ...],

@@ -109,6 +109,18 @@ class ResponseCompiler:
         rows = self._rows(read, shape, table, source, conditions, owner=None, level=0)
         return select(cast(self._first(rows, shape), Text))
 
+    def row_object(self, read: Read, shape: Shape, source: FromClause) -> Any:
+        """The object of one row of `source` (a root table, in the FROM of an enclosing
+        statement: a connection's page, graph/sql/page_response.py), as JSON."""
+        table = self.spec.table(read.table)
+        columns = self._columns(read, shape, table, source, level=0)
+        if self._as_records(shape):
+            record = select(*columns).correlate(source).subquery(RECORD)
+            return (
+                select(func.row_to_json(record.table_valued())).select_from(record)
+            ).scalar_subquery()
+        return columns[0].element  # the object, without its label
+
     # -- lists and objects ----------------------------------------------------------------
 
     def _as_records(self, shape: Shape) -> bool:

@@ -1,0 +1,217 @@
+"""The compiled path of connections (`executionLogsConnection(...)`): the page's nodes, their
+relations included, built as JSON by ONE statement (graph/sql/page_response.py), and the
+connection around them (edges, cursors, pageInfo, totalCount) assembled here, in the client's
+order, without GraphQL completing the nodes field by field.
+
+plan (the reference resolver's Read and Page: the same validation, `first`, cursor decoding
+and errors, graph/gql/resolvers.py) -> shape (PageShape below: the connection's parts, and a
+Shape per distinct node selection, or None when something is not compiled) -> compile
+(graph/sql/page_response.py) -> execute -> assemble. Cursors are encoded from the sort values
+the statement returns through SQLAlchemy's types, by the reference path's own encoder
+(graph/cursors.py): the same text.
+
+A connection's statement is built for each request; it is not kept in the statement cache,
+which keeps one JSON value per statement, not typed rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import FieldNode
+from sqlalchemy import Connection
+
+from graph import naming
+from graph.cursors import encode_cursor
+from graph.gql.compiled import COMPILED, NOT_RUN, execute_or_not_run, shape_of
+from graph.gql.selection import Planner
+from graph.plan import Page, Read
+from graph.shape import Shape
+from graph.sql.compile import Compiler
+from graph.sql.engine import load_json
+from graph.sql.execute import sort_values
+from graph.sql.page_response import NODE, TOTAL, page_statement
+from graph.sql.response import ResponseCompiler
+
+# The kinds of a connection's parts, and of its edges' parts.
+TYPENAME = "typename"
+TOTAL_COUNT = "totalCount"
+NODES = "nodes"
+EDGES = "edges"
+PAGE_INFO = "pageInfo"
+CURSOR = "cursor"
+NODE_OF_EDGE = "node"
+PAGE_INFO_FIELDS = frozenset(
+    {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename"}
+)
+# (response key, kind, detail): a type name, a node shape's index, an edge's or pageInfo's parts.
+Part = tuple[str, str, Any]
+
+
+@dataclass(frozen=True)
+class PageShape:
+    """What a connection's answer holds: its parts in the client's order, and the distinct
+    Shapes of its nodes (`edges { node { ... } }` and `nodes { ... }` may differ)."""
+
+    parts: tuple[Part, ...]
+    nodes: tuple[Shape, ...]
+
+    @property
+    def wants_cursors(self) -> bool:
+        for _key, kind, detail in self.parts:
+            if kind == EDGES and any(part[1] == CURSOR for part in detail):
+                return True
+            if kind == PAGE_INFO and any(name.endswith("Cursor") for _k, name in detail):
+                return True
+        return False
+
+
+def page_shape(
+    planner: Planner, table: str, nodes: list[FieldNode], read: Read
+) -> PageShape | None:
+    """The PageShape of a connection field (`nodes`: its field nodes) whose Read is `read`,
+    or None when something in its selection is not compiled."""
+    type_name = planner.index[table].spec.type_name
+    shapes: list[Shape] = []
+
+    def node_index(found: list[FieldNode]) -> int | None:
+        shape = shape_of(planner, table, planner.subfields(found), read)
+        if shape is None:
+            return None
+        if shape not in shapes:
+            shapes.append(shape)
+        return shapes.index(shape)
+
+    parts: list[Part] = []
+    for key, found in planner.subfields(nodes).items():
+        name = found[0].name.value
+        if name == "__typename":
+            parts.append((key, TYPENAME, naming.connection_type_name(type_name)))
+        elif name == "totalCount":
+            parts.append((key, TOTAL_COUNT, None))
+        elif name == "nodes":
+            index = node_index(found)
+            if index is None:
+                return None
+            parts.append((key, NODES, index))
+        elif name == "edges":
+            edge: list[Part] = []
+            for edge_key, edge_found in planner.subfields(found).items():
+                edge_name = edge_found[0].name.value
+                if edge_name == "__typename":
+                    edge.append((edge_key, TYPENAME, naming.edge_type_name(type_name)))
+                elif edge_name == "cursor":
+                    edge.append((edge_key, CURSOR, None))
+                else:
+                    index = node_index(edge_found)
+                    if index is None:
+                        return None
+                    edge.append((edge_key, NODE_OF_EDGE, index))
+            parts.append((key, EDGES, tuple(edge)))
+        elif name == "pageInfo":
+            info = tuple((k, f[0].name.value) for k, f in planner.subfields(found).items())
+            if any(name not in PAGE_INFO_FIELDS for _k, name in info):
+                return None
+            parts.append((key, PAGE_INFO, info))
+        else:
+            return None
+    return PageShape(tuple(parts), tuple(shapes))
+
+
+async def answer_connection(
+    planner: Planner,
+    context: Any,
+    key: str,
+    nodes: list[FieldNode],
+    read: Read,
+    page: Page,
+    signature: str,
+    *,
+    sole: bool = False,
+) -> orjson.Fragment | None:
+    """A connection's answer by the compiled path, the field marked as compiled in
+    `context.paths`; None when the path is off, the selection holds something it does not
+    build, SQLite could not run the statement, or a node holds a null under a non-null
+    field: the reference path answers then. `signature`: the ordering's, for cursors."""
+    if not planner.settings.compiled:
+        return None
+    shape = page_shape(planner, read.table, nodes, read)
+    if shape is None:
+        return None
+
+    def run(conn: Connection, compiler: Compiler) -> Any:
+        statement = page_statement(ResponseCompiler(compiler), read, page, shape.nodes)
+        result = execute_or_not_run(conn, statement)
+        return result if result is NOT_RUN else result.mappings().all()
+
+    rows = await context.session.run(run, alone=sole)
+    if rows is NOT_RUN:
+        return None
+    answer = _assemble(shape, read, page, signature, rows)
+    if answer is None:
+        return None
+    context.paths[key] = COMPILED
+    return orjson.Fragment(orjson.dumps(answer))
+
+
+def _assemble(
+    shape: PageShape, read: Read, page: Page, signature: str, rows: Sequence[Any]
+) -> dict[str, Any] | None:
+    """The connection's answer from the page's rows; None when a node holds a null under a
+    non-null field (GraphQL's error is the reference path's to give)."""
+    total = rows[0][TOTAL] if page.want_total else None
+    if page.want_total:
+        rows = [row for row in rows if row["id"] is not None]  # the count's row of nulls
+    has_next = len(rows) > page.first
+    rows = rows[: page.first]
+    read_json: Callable[[str], Any] = (
+        load_json if any(s.holds_json for s in shape.nodes) else orjson.loads
+    )
+    objects: list[list[Any]] = []
+    for index, node_shape in enumerate(shape.nodes):
+        texts = [row[NODE.format(index)] for row in rows]
+        found = [read_json(text) for text in texts]
+        if any("null" in text for text in texts) and node_shape.null_where_non_null(found):
+            return None
+        objects.append(found)
+    cursors: list[str] = []
+    if shape.wants_cursors:
+        count = len(read.order)
+        cursors = [encode_cursor(signature, sort_values(row, count)) for row in rows]
+    info = {
+        "hasNextPage": has_next,
+        "hasPreviousPage": page.after is not None,
+        "startCursor": cursors[0] if cursors else None,
+        "endCursor": cursors[-1] if cursors else None,
+        "__typename": "PageInfo",
+    }
+    answer: dict[str, Any] = {}
+    for key, kind, detail in shape.parts:
+        if kind == TYPENAME:
+            answer[key] = detail
+        elif kind == TOTAL_COUNT:
+            answer[key] = total
+        elif kind == NODES:
+            answer[key] = objects[detail]
+        elif kind == EDGES:
+            answer[key] = [_edge(detail, objects, cursors, i) for i in range(len(rows))]
+        else:
+            answer[key] = {info_key: info[name] for info_key, name in detail}
+    return answer
+
+
+def _edge(
+    parts: tuple[Part, ...], objects: list[list[Any]], cursors: list[str], i: int
+) -> dict[str, Any]:
+    edge: dict[str, Any] = {}
+    for key, kind, detail in parts:
+        if kind == TYPENAME:
+            edge[key] = detail
+        elif kind == CURSOR:
+            edge[key] = cursors[i]
+        else:
+            edge[key] = objects[detail][i]
+    return edge
