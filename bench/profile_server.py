@@ -38,7 +38,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--database", default="postgresql://postgres@127.0.0.1:5432/grace_bench", help="bench DB"
     )
-    parser.add_argument("--query", choices=["q1", "q2", "d2"], default="q1")
+    parser.add_argument("--query", choices=["q1", "q2", "d2", "c1"], default="q1")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=30, help="rows of each profile listing")
     parser.add_argument(

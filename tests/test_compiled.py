@@ -338,17 +338,17 @@ def test_a_repeated_query_reuses_its_statement(world: World) -> None:
     variables = {"component": "memory-api"}
     for backend in world.backends:
         api = compiled_api(backend)
-        cache = api.graph.statements
+        cache, pages = api.graph.statements, api.graph.page_statements
         first = world.loop.run_until_complete(
             api.raw_post(orjson.dumps({"query": TRAVERSAL, "variables": variables}))
         )
-        assert (len(cache), cache.hits) == (3, 0)
+        assert (len(cache), cache.hits, len(pages), pages.hits) == (3, 0, 1, 0)
         with api.counter.watching(backend.db.engine) as counter:
             again = world.loop.run_until_complete(
                 api.raw_post(orjson.dumps({"query": TRAVERSAL, "variables": variables}))
             )
-        assert (len(cache), cache.hits) == (3, 3)
-        assert counter.count == 3, counter.statements
+        assert (len(cache), cache.hits, len(pages), pages.hits) == (3, 3, 1, 1)
+        assert counter.count == 4, counter.statements
         assert REQUEST_ID.sub(b"", again.content) == REQUEST_ID.sub(b"", first.content)
         # Other values are other statements: the component is a parameter of the key.
         other = world.loop.run_until_complete(api.post(TRAVERSAL, {"component": "no such"}))
@@ -411,6 +411,20 @@ INSERT_PLAYBOOK = (
 )
 
 
+async def prepared_again(api: Api, query: bytes) -> Any:
+    """Post `query` twice to an app that has kept no operation yet: the second response comes
+    from the first one's kept operation, in one statement, with the same bytes and headers."""
+    prepared = api.graph.prepared
+    first = await api.raw_post(query)
+    assert (len(prepared), prepared.hits) == (1, 0)
+    with api.counter.watching(api.db.engine) as counter:
+        again = await api.raw_post(query)
+    assert prepared.hits == 1 and counter.count == 1, counter.statements
+    assert again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+    return again
+
+
 async def test_a_repeated_request_is_answered_again_without_graphql(
     empty_db: TestDatabase, spec: Spec, catalog: Catalog
 ) -> None:
@@ -423,13 +437,7 @@ async def test_a_repeated_request_is_answered_again_without_graphql(
     assert "errors" not in await api.post(INSERT_PLAYBOOK, {"name": "first"})
     query = orjson.dumps({"query": "{ playbooks(orderBy: [{id: ASC}]) { playbookName } }"})
 
-    first = await api.raw_post(query)
-    assert (len(prepared), prepared.hits) == (1, 0)
-    with api.counter.watching(empty_db.engine) as counter:
-        again = await api.raw_post(query)
-    assert prepared.hits == 1 and counter.count == 1, counter.statements
-    assert again.content == first.content
-    assert again.headers["content-type"] == first.headers["content-type"]
+    again = await prepared_again(api, query)
     assert orjson.loads(again.content) == {
         "data": {"playbooks": [{"playbookName": "first"}]},
         "extensions": {"paths": {"playbooks": "compiled"}},
@@ -456,6 +464,41 @@ async def test_a_repeated_request_is_answered_again_without_graphql(
         answer = await api.post(lookup, {"n": name})
         assert (answer["data"]["playbook"] is not None) is found, answer
     assert (len(prepared), prepared.hits) == (4, 3)
+
+
+async def test_a_repeated_connection_is_answered_again_without_graphql(
+    empty_db: TestDatabase, spec: Spec, catalog: Catalog
+) -> None:
+    """A connection alone in its operation, requested again: its kept statement answers,
+    with the full path's bytes (cursors, count and pageInfo included), fresh from the
+    database, in one statement; a connection of the request's moment is not kept."""
+    create_schema(empty_db.engine, catalog)
+    api = Api(empty_db, spec, catalog, Settings(debug=True), clock=lambda: FIXED_NOW)
+    reference = Api(
+        empty_db, spec, catalog, Settings(compiled=False, debug=True), clock=lambda: FIXED_NOW
+    )
+    prepared = api.graph.prepared
+    for name in ("first", "second", "third"):
+        assert "errors" not in await api.post(INSERT_PLAYBOOK, {"name": name})
+    document = (
+        "{ playbooksConnection(first: 2, orderBy: [{playbookName: DESC}]) { totalCount"
+        " edges { cursor node { playbookName } } pageInfo { hasNextPage endCursor } } }"
+    )
+    again = await prepared_again(api, orjson.dumps({"query": document}))
+    expected, _ = await answered(reference, document)
+    assert orjson.loads(again.content)["data"] == expected["data"]
+    assert "errors" not in await api.post(INSERT_PLAYBOOK, {"name": "zeta"})
+    later, paths = await answered(api, document)
+    assert prepared.hits == 2 and paths == {"compiled"}
+    assert later == (await answered(reference, document))[0]
+    assert later["data"]["playbooksConnection"]["totalCount"] == 4
+    # Not kept: a connection whose filter reads the request's moment.
+    moment = orjson.dumps(
+        {"query": '{ playbooksConnection(where: {createdAt: {withinLast: "P1D"}}) { totalCount } }'}
+    )
+    for _ in range(2):
+        assert (await api.raw_post(moment)).status_code == 200
+    assert (len(prepared), prepared.hits) == (1, 2)
 
 
 # -- a null the database holds under a non-null field ------------------------------------------

@@ -10,19 +10,22 @@ Shape per distinct node selection, or None when something is not compiled) -> co
 the statement returns through SQLAlchemy's types, by the reference path's own encoder
 (graph/cursors.py): the same text.
 
-A connection's statement is built for each request; it is not kept in the statement cache,
-which keeps one JSON value per statement, not typed rows.
+A connection's statement is kept, for the same Read, PageShape and Page, as SQLAlchemy's
+statement (not the driver's text, as the statement cache keeps for JSON values): its sort
+values must come back through SQLAlchemy's types. A request whose only root field is such a
+connection is answered again without GraphQL (PreparedPage).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 import orjson
 from graphql import FieldNode
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 
 from graph import naming
 from graph.cursors import encode_cursor
@@ -35,6 +38,9 @@ from graph.sql.engine import load_json
 from graph.sql.execute import sort_values
 from graph.sql.page_response import NODE, TOTAL, page_statement
 from graph.sql.response import ResponseCompiler
+
+if TYPE_CHECKING:
+    from graph.gql.context import GraphContext
 
 # The kinds of a connection's parts, and of its edges' parts.
 TYPENAME = "typename"
@@ -142,19 +148,78 @@ async def answer_connection(
     if shape is None:
         return None
 
-    def run(conn: Connection, compiler: Compiler) -> Any:
-        statement = page_statement(ResponseCompiler(compiler), read, page, shape.nodes)
-        result = execute_or_not_run(conn, statement)
-        return result if result is NOT_RUN else result.mappings().all()
+    graph = context.graph
+    reusable = graph.statements.key("page", read, shape, page)
+    kept = graph.page_statements.get(reusable) if reusable is not None else None
 
-    rows = await context.session.run(run, alone=sole)
+    def run(conn: Connection, compiler: Compiler) -> tuple[Any, Select[Any] | None]:
+        """The page's rows (or NOT_RUN), and the statement a later request may reuse."""
+        statement = kept
+        if statement is None:
+            statement = page_statement(ResponseCompiler(compiler), read, page, shape.nodes)
+        result = execute_or_not_run(conn, statement)
+        if result is NOT_RUN:
+            return NOT_RUN, None
+        rows = result.mappings().all()
+        if kept is not None:
+            return rows, kept
+        # A statement holding the request's moment is this request's only.
+        if reusable is None or compiler.ctx.moment_read:
+            return rows, None
+        graph.page_statements.put(reusable, statement)
+        return rows, statement
+
+    rows, statement = await context.session.run(run, alone=sole)
     if rows is NOT_RUN:
         return None
-    answer = _assemble(shape, read, page, signature, rows)
-    if answer is None:
+    fragment = page_fragment(shape, read, page, signature, rows)
+    if fragment is None:
         return None
     context.paths[key] = COMPILED
-    return orjson.Fragment(orjson.dumps(answer))
+    if sole and statement is not None:
+        # The operation's whole answer is this page's (graph/gql/prepared.py).
+        context.prepared = PreparedPage(key, statement, shape, read, page, signature)
+    return fragment
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """A connection that is an operation's only root field, answered again without GraphQL
+    (graph/gql/prepared.py): its kept statement, run again, and the page assembled."""
+
+    key: str
+    statement: Select[Any]
+    shape: PageShape
+    read: Read
+    page: Page
+    signature: str
+
+    async def answer(self, graph: GraphContext) -> orjson.Fragment | None:
+        """The connection's answer; None when the statement failed or a node holds a null
+        under a non-null field (the full path runs instead and answers with its error)."""
+
+        def run() -> Sequence[Any]:
+            # PostgreSQL: outside a transaction, as for the compiled path's sole field.
+            engine = graph.single_reader or graph.reader
+            with engine.connect() as conn:
+                return conn.execute(self.statement).mappings().all()
+
+        try:
+            rows = await anyio.to_thread.run_sync(run)
+        except Exception:
+            # A timeout, a lost database, a changed table: the full path reports it as it
+            # does for any request (the endpoint forgets this operation first).
+            return None
+        return page_fragment(self.shape, self.read, self.page, self.signature, rows)
+
+
+def page_fragment(
+    shape: PageShape, read: Read, page: Page, signature: str, rows: Sequence[Any]
+) -> orjson.Fragment | None:
+    """The connection's answer from its page's rows, encoded; None when a node holds a null
+    under a non-null field."""
+    answer = _assemble(shape, read, page, signature, rows)
+    return None if answer is None else orjson.Fragment(orjson.dumps(answer))
 
 
 def _assemble(

@@ -10,19 +10,19 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from graph.drift import schema_mismatch
 from graph.errors import ServiceUnavailableError
-from graph.gql.prepared import PreparedOperation, PreparedOperations
+from graph.gql.prepared import Prepared, PreparedOperations
 from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.async_reader import AsyncReader
 from graph.sql.compile import Compiler
 from graph.sql.engine import snapshot_reader, write_engine
-from graph.sql.statement_cache import StatementCache
+from graph.sql.statement_cache import Key, Lru, StatementCache
 from graph.sql.tables import Catalog
 from graph.where import TableIndex, build_index
 from graph.writes import WriteOps
@@ -54,6 +54,8 @@ class GraphContext:
     writes: WriteOps = field(init=False)
     # The compiled path's built statements, reused by later requests (graph/gql/compiled.py).
     statements: StatementCache = field(init=False)
+    # Connections' built statements, by their cache key (graph/gql/compiled_connection.py).
+    page_statements: Lru[Key, Select[Any]] = field(init=False)
     # Requests answered before, answered again without GraphQL (graph/gql/prepared.py).
     prepared: PreparedOperations = field(init=False)
 
@@ -82,6 +84,7 @@ class GraphContext:
         )
         self.writer = write_engine(self.engine)
         self.statements = StatementCache(self.engine, self.settings.statement_cache_size)
+        self.page_statements = Lru(self.settings.statement_cache_size)
         self.prepared = PreparedOperations(self.settings.statement_cache_size)
 
     @property
@@ -209,7 +212,7 @@ class RequestContext:
     paths: dict[str, str] = field(default_factory=dict)
     # The operation's only root field and its reusable statement, when the compiled path
     # answered it so (graph/gql/prepared.py): the endpoint keeps it for the same request.
-    prepared: PreparedOperation | None = None
+    prepared: Prepared | None = None
 
     def __post_init__(self) -> None:
         self.now = self.graph.clock()

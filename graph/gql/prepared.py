@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import orjson
@@ -32,6 +32,16 @@ if TYPE_CHECKING:
 
 # Bodies beyond this are not kept (a digest costs little, but such requests are rare).
 MAX_PREPARED_BYTES = 64 * 1024
+
+
+class Prepared(Protocol):
+    """What the endpoint keeps for a request: the response key of the operation's only root
+    field, and how to answer it again (None: the full path answers instead)."""
+
+    @property
+    def key(self) -> str: ...
+
+    async def answer(self, graph: GraphContext) -> orjson.Fragment | None: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,7 @@ def answer_fragment(text: str | None, shape: Shape) -> orjson.Fragment | None:
     return orjson.Fragment(orjson.dumps(answer))
 
 
-class PreparedOperations(Lru[bytes, PreparedOperation]):
+class PreparedOperations(Lru[bytes, Prepared]):
     """Prepared operations by the digest of their request."""
 
     def digest(self, method: str, raw: bytes) -> bytes | None:
@@ -102,7 +112,7 @@ class PreparedOperations(Lru[bytes, PreparedOperation]):
         request too, and keeps it again once it succeeds."""
         self.pop(digest)
 
-    def record(self, digest: bytes, result: Any, prepared: PreparedOperation | None) -> None:
+    def record(self, digest: bytes, result: Any, prepared: Prepared | None) -> None:
         """Keep `prepared` for `digest` when the operation's result was its field alone."""
         if prepared is None or result.errors or not isinstance(result.data, dict):
             return

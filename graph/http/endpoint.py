@@ -28,7 +28,7 @@ from graph.errors import OperationResolutionError
 from graph.gql.compiled import COMPILED
 from graph.gql.context import GraphContext, RequestContext
 from graph.gql.errors import format_error
-from graph.gql.prepared import PreparedOperation
+from graph.gql.prepared import Prepared
 from graph.http import observe
 from graph.http.protocol import (
     BAD_REQUEST,
@@ -211,7 +211,7 @@ class GraphQLEndpoint:
         return self.result_response(result, media, request_id, context)
 
     def prepared_response(
-        self, prepared: PreparedOperation, answer: orjson.Fragment, media: str
+        self, prepared: Prepared, answer: orjson.Fragment, media: str
     ) -> Response:
         """What result_response writes for the operation's one compiled root field."""
         body: dict[str, Any] = {"data": {prepared.key: answer}}
