@@ -24,6 +24,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -156,7 +157,7 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
 
 @dataclass(frozen=True)
 class Target:
-    name: str  # graph | reference | floor
+    name: str  # graph | reference | floor | sqlite
     port: int
 
     def serves(self, query: Query) -> bool:
@@ -228,8 +229,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--targets",
         default="graph,floor",
-        help="subset of graph,reference,floor (reference: the graph server without its "
-        "compiled path, GRAPH_COMPILED=0)",
+        help="subset of graph,reference,floor,sqlite (reference: the graph server without its "
+        "compiled path, GRAPH_COMPILED=0; sqlite: the graph server on --sqlite-file)",
+    )
+    p.add_argument(
+        "--sqlite-file",
+        type=Path,
+        default=BENCH_DIR / "results" / "grace_bench.db",
+        help="the sqlite target's database, seeded at --scale when it holds another count",
     )
     p.add_argument(
         "--floor-q1",
@@ -341,6 +348,37 @@ def analyze(url: str) -> tuple[float, str]:
     return elapsed, str(row[0]) if row else "?"
 
 
+def sqlite_logs(path: Path) -> int | None:
+    """Rows in the SQLite file's memory_execution_logs, or None without the file or table."""
+    if not path.exists():
+        return None
+    try:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("SELECT count(*) FROM memory_execution_logs").fetchone()[0])
+    except sqlite3.Error:
+        return None
+
+
+def prepare_sqlite(args: argparse.Namespace) -> str:
+    """The sqlite target's URL: the file of --sqlite-file, seeded at --scale unless it holds
+    that scale's logs already (its answers must equal the PostgreSQL servers': seed both the
+    same day, or pass --reseed)."""
+    path = args.sqlite_file.resolve()
+    url = f"sqlite:///{path}"
+    expected = expected_logs(args.scale)
+    if not args.reseed and sqlite_logs(path) == expected:
+        print(f"reusing {path.name}: {expected:,} execution logs")
+        return url
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"seeding {path.name} at --scale {args.scale:g} ...")
+    print(f"  SQLite seed took {seed(url, args.scale):.1f} s")
+    if sqlite_logs(path) != expected:
+        raise SystemExit(f"{path} holds {sqlite_logs(path)} execution logs, expected {expected}")
+    return url
+
+
 def prepare_database(args: argparse.Namespace) -> DatabaseInfo:
     url = database_url(args.pg_url, args.database_name)
     expected = expected_logs(args.scale)
@@ -416,15 +454,17 @@ def stop(servers: Servers) -> None:
             proc.wait()
 
 
-def start_servers(args: argparse.Namespace, url: str, servers: Servers) -> dict[str, Target]:
+def start_servers(
+    args: argparse.Namespace, url: str, servers: Servers, sqlite_url: str | None = None
+) -> dict[str, Target]:
     logs = args.out.parent
 
-    def graph_server(port: int) -> list[str]:
+    def graph_server(port: int, database: str = url) -> list[str]:
         return [
             *grace_graph(),
             "serve",
             "--database",
-            url,
+            database,
             "--host",
             HOST,
             "--port",
@@ -440,6 +480,7 @@ def start_servers(args: argparse.Namespace, url: str, servers: Servers) -> dict[
         "floor": [sys.executable, str(BENCH_DIR / "floor.py"), "--database", url, "--host", HOST,
                   "--port", str(args.port + 1), "--workers", str(args.workers)],
         "reference": graph_server(args.port + 2),
+        "sqlite": graph_server(args.port + 3, sqlite_url or url),
     }  # fmt: skip
     # The servers are loaded one at a time: the load is the bench's, not a fixed bound's.
     envs = {
@@ -447,7 +488,7 @@ def start_servers(args: argparse.Namespace, url: str, servers: Servers) -> dict[
     }
     envs["reference"]["GRAPH_COMPILED"] = "0"
     targets = {}
-    for offset, name in enumerate(("graph", "floor", "reference")):
+    for offset, name in enumerate(("graph", "floor", "reference", "sqlite")):
         if name not in args.targets:
             continue
         port = args.port + offset
@@ -830,7 +871,10 @@ def run(args: argparse.Namespace, servers: Servers) -> list[Result]:
     )
     if "reference" in args.targets:
         statements["reference"] = graph_statements(db.url, args.queries, compiled=False)
-    targets = start_servers(args, db.url, servers)
+    sqlite_url = prepare_sqlite(args) if "sqlite" in args.targets else None
+    if sqlite_url is not None:
+        statements["sqlite"] = graph_statements(sqlite_url, args.queries)
+    targets = start_servers(args, db.url, servers, sqlite_url)
     statements["floor"] = check_answers(targets, args.queries)
     pids = {name: process_tree(proc.pid) for name, proc in servers.processes.items()}
     busy = background_busy()
