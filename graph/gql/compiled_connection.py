@@ -111,15 +111,17 @@ def page_shape(
                     edge.append((edge_key, TYPENAME, naming.edge_type_name(type_name)))
                 elif edge_name == "cursor":
                     edge.append((edge_key, CURSOR, None))
-                else:
+                elif edge_name == "node":
                     index = node_index(edge_found)
                     if index is None:
                         return None
                     edge.append((edge_key, NODE_OF_EDGE, index))
+                else:
+                    return None
             parts.append((key, EDGES, tuple(edge)))
         elif name == "pageInfo":
             info = tuple((k, f[0].name.value) for k, f in planner.subfields(found).items())
-            if any(name not in PAGE_INFO_FIELDS for _k, name in info):
+            if any(field not in PAGE_INFO_FIELDS for _k, field in info):
                 return None
             parts.append((key, PAGE_INFO, info))
         else:
