@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Select
 from graph import naming
 from graph.cursors import encode_cursor
 from graph.gql.compiled import COMPILED, NOT_RUN, execute_or_not_run, shape_of
+from graph.gql.prepared import read_alone
 from graph.gql.selection import Planner
 from graph.plan import Page, Read
 from graph.shape import Shape
@@ -104,21 +105,10 @@ def page_shape(
                 return None
             parts.append((key, NODES, index))
         elif name == "edges":
-            edge: list[Part] = []
-            for edge_key, edge_found in planner.subfields(found).items():
-                edge_name = edge_found[0].name.value
-                if edge_name == "__typename":
-                    edge.append((edge_key, TYPENAME, naming.edge_type_name(type_name)))
-                elif edge_name == "cursor":
-                    edge.append((edge_key, CURSOR, None))
-                elif edge_name == "node":
-                    index = node_index(edge_found)
-                    if index is None:
-                        return None
-                    edge.append((edge_key, NODE_OF_EDGE, index))
-                else:
-                    return None
-            parts.append((key, EDGES, tuple(edge)))
+            edge = _edge_parts(planner.subfields(found), type_name, node_index)
+            if edge is None:
+                return None
+            parts.append((key, EDGES, edge))
         elif name == "pageInfo":
             info = tuple((k, f[0].name.value) for k, f in planner.subfields(found).items())
             if any(field not in PAGE_INFO_FIELDS for _k, field in info):
@@ -127,6 +117,29 @@ def page_shape(
         else:
             return None
     return PageShape(tuple(parts), tuple(shapes))
+
+
+def _edge_parts(
+    fields: dict[str, list[FieldNode]],
+    type_name: str,
+    node_index: Callable[[list[FieldNode]], int | None],
+) -> tuple[Part, ...] | None:
+    """The parts of an edge whose selection is `fields`; None when one is not compiled."""
+    edge: list[Part] = []
+    for key, found in fields.items():
+        name = found[0].name.value
+        if name == "__typename":
+            edge.append((key, TYPENAME, naming.edge_type_name(type_name)))
+        elif name == "cursor":
+            edge.append((key, CURSOR, None))
+        elif name == "node":
+            index = node_index(found)
+            if index is None:
+                return None
+            edge.append((key, NODE_OF_EDGE, index))
+        else:
+            return None
+    return tuple(edge)
 
 
 async def answer_connection(
@@ -200,14 +213,11 @@ class PreparedPage:
         """The connection's answer; None when the statement failed or a node holds a null
         under a non-null field (the full path runs instead and answers with its error)."""
 
-        def run() -> Sequence[Any]:
-            # PostgreSQL: outside a transaction, as for the compiled path's sole field.
-            engine = graph.single_reader or graph.reader
-            with engine.connect() as conn:
-                return conn.execute(self.statement).mappings().all()
+        def run(conn: Connection) -> Sequence[Any]:
+            return conn.execute(self.statement).mappings().all()
 
         try:
-            rows = await anyio.to_thread.run_sync(run)
+            rows = await anyio.to_thread.run_sync(read_alone, graph, run)
         except Exception:
             # A timeout, a lost database, a changed table: the full path reports it as it
             # does for any request (the endpoint forgets this operation first).

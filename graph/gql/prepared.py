@@ -17,8 +17,9 @@ statement) or recovers, and the operation is forgotten until it succeeds again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 import orjson
@@ -28,7 +29,11 @@ from graph.sql.engine import load_json
 from graph.sql.statement_cache import DriverStatement, Lru
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from graph.gql.context import GraphContext
+
+T = TypeVar("T")
 
 # Bodies beyond this are not kept (a digest costs little, but such requests are rare).
 MAX_PREPARED_BYTES = 64 * 1024
@@ -58,25 +63,30 @@ class PreparedOperation:
         failed or the answer holds a null under a non-null field (the full path runs instead
         and answers with its own error)."""
 
-        def run() -> str | None:
-            # PostgreSQL: outside a transaction, like the compiled path's sole field. (While
-            # the app runs, PostgreSQL's statement runs on the event loop instead: below.)
-            engine = graph.single_reader or graph.reader
-            with engine.connect() as conn:
-                text: str | None = self.statement.run(conn).scalar_one()
-                return text
+        def run(conn: Connection) -> str | None:
+            text: str | None = self.statement.run(conn).scalar_one()
+            return text
 
         reader = graph.async_reader
         try:
+            # While the app runs, PostgreSQL's statement runs on the event loop.
             if reader is not None and reader.ready:
                 text = await reader.scalar(self.statement.sql, self.statement.parameters)
             else:
-                text = await anyio.to_thread.run_sync(run)
+                text = await anyio.to_thread.run_sync(read_alone, graph, run)
         except Exception:
             # A timeout, a lost database, a changed table: the full path reports it as it
             # does for any request (the endpoint forgets this operation first).
             return None
         return answer_fragment(text, self.shape)
+
+
+def read_alone(graph: GraphContext, work: Callable[[Connection], T]) -> T:
+    """`work` on a connection of its own, in the calling thread: a prepared request's one
+    statement, outside a transaction on PostgreSQL, like the compiled path's sole field."""
+    engine = graph.single_reader or graph.reader
+    with engine.connect() as conn:
+        return work(conn)
 
 
 def answer_fragment(text: str | None, shape: Shape) -> orjson.Fragment | None:

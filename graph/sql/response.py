@@ -115,10 +115,7 @@ class ResponseCompiler:
         table = self.spec.table(read.table)
         columns = self._columns(read, shape, table, source, level=0)
         if self._as_records(shape):
-            record = select(*columns).correlate(source).subquery(RECORD)
-            return (
-                select(func.row_to_json(record.table_valued())).select_from(record)
-            ).scalar_subquery()
+            return _record_json(select(*columns).correlate(source))
         return columns[0].element  # the object, without its label
 
     # -- lists and objects ----------------------------------------------------------------
@@ -183,8 +180,7 @@ class ResponseCompiler:
         """The first of the rows as a JSON object, or null when there is none."""
         first = rows.limit(1)
         if self._as_records(shape):
-            row = first.subquery(RECORD)
-            return select(func.row_to_json(row.table_valued())).select_from(row).scalar_subquery()
+            return _record_json(first)
         return first.scalar_subquery()
 
     def _columns(
@@ -324,6 +320,12 @@ class ResponseCompiler:
             (whole, cast(text.concat(".0"), JSON_TYPE)),
             else_=cast(text, JSON_TYPE),
         )
+
+
+def _record_json(row: Select[Any]) -> Any:
+    """The one row of `row`, taken whole as a record, as a JSON object (null without a row)."""
+    record = row.subquery(RECORD)
+    return select(func.row_to_json(record.table_valued())).select_from(record).scalar_subquery()
 
 
 def type_coerce_expression(column: Any, kind: UtcDateTime | CalendarDate) -> Any:
