@@ -22,6 +22,7 @@ from sqlalchemy.pool import StaticPool
 from graph.errors import GraphError, OutOfRangeError
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN
 from graph.sql.buckets import sqlite_bucket
+from graph.sql.sqlite_writes import WriteTurns, queue_sqlite_writers
 from graph.sql.timeouts import (
     is_locked,
     limit_sqlite_statements,
@@ -164,6 +165,9 @@ def sqlite_json_float(value: float | int | None) -> str | None:
     return orjson.dumps(float(value)).decode()
 
 
+# How long SQLite waits for another process's write lock before "database is locked".
+_SQLITE_BUSY_S = 5.0
+
 # Execution option of a connection that will write: SQLite then begins with BEGIN IMMEDIATE.
 WRITE = "grace_write"
 
@@ -185,20 +189,32 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(_SQLITE_BUSY_S * 1000)}")
     # LIKE is case-sensitive on PostgreSQL; the API promises the same on SQLite (ilike is the
     # case-insensitive one, and SQLAlchemy spells it lower() LIKE lower() there).
     cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
 
 
-def _on_sqlite_begin(conn: Connection) -> None:
+def _on_sqlite_begin(conn: Connection, turns: WriteTurns) -> None:
     """A read transaction holds one snapshot for all its statements (WAL); a write takes the
-    write lock up front, so its checks and its writes see the same database."""
+    write lock up front, so its checks and its writes see the same database. Writes of this
+    process first wait their turn, in arrival order (graph/sql/sqlite_writes.py)."""
     options = conn.get_execution_options()
     if options.get("isolation_level") == "AUTOCOMMIT":
         return
-    statement = "BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN"
+    if options.get(WRITE):
+        turns.take_for(conn)
+        try:
+            _begin_sqlite(conn, "BEGIN IMMEDIATE")
+        except BaseException:
+            turns.end(conn.info)
+            raise
+    else:
+        _begin_sqlite(conn, "BEGIN")
+
+
+def _begin_sqlite(conn: Connection, statement: str) -> None:
     # On the driver connection: not a statement of the request (StatementCounter ignores it,
     # as it never sees PostgreSQL's BEGIN either). So SQLAlchemy's error handling does not
     # see it fail either: a write lock not granted within busy_timeout is TIMEOUT here.
@@ -260,7 +276,12 @@ def _create(
             hide_parameters=True,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
-        event.listen(engine, "begin", _on_sqlite_begin)
+        # A writer waits for its turn as long as SQLite's busy_timeout lets it wait for
+        # another process's lock: the statement limit when there is one (timeouts.py).
+        turns = queue_sqlite_writers(
+            engine, wait_s=_SQLITE_BUSY_S if statement_timeout_s is None else statement_timeout_s
+        )
+        event.listen(engine, "begin", lambda conn: _on_sqlite_begin(conn, turns))
         event.listen(engine, "handle_error", _out_of_range)
         return engine
     engine = create_engine(
