@@ -16,6 +16,14 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """A Compare's value left out of a statement: a named parameter given when the statement
+    runs (graph/sql/slots.py), so that one statement serves every value."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Compare:
     """`field <op> value`, one operator of the filter registry."""
 

@@ -20,7 +20,6 @@ With GRAPH_DEBUG the response's `extensions.paths` names the path of each root f
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -35,6 +34,7 @@ from graph.plan import Read
 from graph.shape import Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
 from graph.sql.compile import Compiler
 from graph.sql.response import MAX_KEYS, ResponseCompiler
+from graph.sql.slots import parameterized
 from graph.sql.statement_cache import DriverStatement, StatementCache, recording
 
 SQLITE_TOO_DEEP = "parser stack overflow"
@@ -99,14 +99,16 @@ async def answer(
     return found
 
 
+LIST = "list"
+ONE = "one"
+
+
 async def answer_list(
     context: Any, read: Read, shape: Shape, sole_key: str | None = None
 ) -> orjson.Fragment | None:
     """A root list field's answer, or None when the compiled path cannot give it. `sole_key`:
     the field's response key when the operation has no other root field."""
-    return await _answer(
-        context, shape, ("list", read, shape), lambda c: c.root_list(read, shape), sole_key
-    )
+    return await _answer(context, LIST, read, shape, sole_key)
 
 
 async def answer_one(
@@ -114,42 +116,52 @@ async def answer_one(
 ) -> orjson.Fragment | None:
     """A lookup's answer (the object, or null when no row has the key), or None when the
     compiled path cannot give it."""
-    return await _answer(
-        context, shape, ("one", read, shape), lambda c: c.root_one(read, shape), sole_key
-    )
+    return await _answer(context, ONE, read, shape, sole_key)
 
 
 async def _answer(
-    context: Any,
-    shape: Shape,
-    parts: tuple[Any, ...],
-    build: Callable[[ResponseCompiler], Any],
-    sole_key: str | None,
+    context: Any, kind: str, read: Read, shape: Shape, sole_key: str | None
 ) -> orjson.Fragment | None:
-    """Run the one statement `build` makes, or the one an earlier request kept for the same
-    `parts` (graph/sql/statement_cache.py); its JSON as the reference path's bytes. None when
-    SQLite could not run it (execute_or_not_run: a statement too deep for its parser, whose
-    stack is fixed before SQLite 3.46, is answered by the reference path's several shallower
-    statements); likewise when the answer holds a null under a non-null field (the
-    reference path's error answers it)."""
-    cache: StatementCache = context.graph.statements
-    reusable = cache.key(*parts)
-    kept = cache.get(reusable) if reusable is not None else None
+    """Run the one statement answering `read` as `shape`; its JSON as the reference path's
+    bytes. None when SQLite could not run it (execute_or_not_run: a statement too deep for
+    its parser, whose stack is fixed before SQLite 3.46, is answered by the reference path's
+    several shallower statements); likewise when the answer holds a null under a non-null
+    field (the reference path's error answers it).
+
+    Two caches spare the building (graph/sql/statement_cache.py): the driver's text and
+    parameters of an earlier request of the same Read (values included), run as they are;
+    else the statement built for the same Read but its comparison values (graph/sql/slots.py),
+    run with this request's values."""
+    graph = context.graph
+    cache: StatementCache = graph.statements
+    exact = cache.key(kind, read, shape)
+    kept = cache.get(exact) if exact is not None else None
+    template_read, parameters = (read, {}) if kept is not None else parameterized(graph.spec, read)
+    template_key = cache.key(kind, template_read, shape) if kept is None else None
+    template = graph.templates.get(template_key) if template_key is not None else None
 
     def run(conn: Connection, compiler: Compiler) -> tuple[Any, DriverStatement | None]:
         """The answer's text (or NOT_RUN), and the statement a later request may reuse."""
         if kept is not None:
             return kept.run(conn).scalar_one(), kept
-        statement = build(ResponseCompiler(compiler))
+        statement = template
+        if statement is None:
+            response = ResponseCompiler(compiler)
+            build = response.root_list if kind == LIST else response.root_one
+            statement = build(template_read, shape)
         with recording() as sent:
-            result = execute_or_not_run(conn, statement)
+            result = execute_or_not_run(conn, statement, parameters)
         if result is NOT_RUN:
             return NOT_RUN, None
         text = result.scalar_one()
         # A statement holding the request's moment is this request's only.
-        if reusable is None or len(sent) != 1 or compiler.ctx.moment_read:
+        if compiler.ctx.moment_read:
             return text, None
-        cache.put(reusable, sent[0])
+        if template is None and template_key is not None:
+            graph.templates.put(template_key, statement)
+        if exact is None or len(sent) != 1:
+            return text, None
+        cache.put(exact, sent[0])
         return text, sent[0]
 
     text, reusable_statement = await context.session.run(run, alone=sole_key is not None)
@@ -162,13 +174,16 @@ async def _answer(
     return fragment
 
 
-def execute_or_not_run(conn: Connection, statement: Any) -> Any:
-    """The statement's result, or NOT_RUN when SQLite refused it: too deep for its parser
+def execute_or_not_run(
+    conn: Connection, statement: Any, parameters: dict[str, Any] | None = None
+) -> Any:
+    """The statement's result (run with `parameters`, its Slots' values), or NOT_RUN when
+    SQLite refused it: too deep for its parser
     (nothing ran), or a json or list column holding text its JSON functions refuse (only
     raw SQL writes such text; the reference path reads it with Python's own parser). A
     failed SELECT leaves SQLite's transaction as it was."""
     try:
-        return conn.execute(statement)
+        return conn.execute(statement, parameters)
     except OperationalError as error:
         if SQLITE_TOO_DEEP in str(error.orig) or SQLITE_MALFORMED_JSON in str(error.orig):
             return NOT_RUN

@@ -39,11 +39,14 @@ from graph.sql.engine import load_json
 from graph.sql.execute import sort_values
 from graph.sql.page_response import NODE, TOTAL, page_statement
 from graph.sql.response import ResponseCompiler
+from graph.sql.slots import parameterized
 
 if TYPE_CHECKING:
     from graph.gql.context import GraphContext
 
 # The kinds of a connection's parts, and of its edges' parts.
+# The kind of a connection's statement in the cache keys (graph/gql/compiled.py has LIST, ONE).
+PAGE = "page"
 TYPENAME = "typename"
 TOTAL_COUNT = "totalCount"
 NODES = "nodes"
@@ -164,24 +167,28 @@ async def answer_connection(
         return None
 
     graph = context.graph
-    reusable = graph.statements.key("page", read, shape, page)
-    kept = graph.page_statements.get(reusable) if reusable is not None else None
+    # The statement built for the same page of the same Read but its comparison values, run
+    # with this request's (graph/sql/slots.py).
+    template_read, parameters = parameterized(graph.spec, read)
+    template_key = graph.statements.key(PAGE, template_read, shape, page)
+    kept = graph.templates.get(template_key) if template_key is not None else None
 
     def run(conn: Connection, compiler: Compiler) -> tuple[Any, Select[Any] | None]:
         """The page's rows (or NOT_RUN), and the statement a later request may reuse."""
         statement = kept
         if statement is None:
-            statement = page_statement(ResponseCompiler(compiler), read, page, shape.nodes)
-        result = execute_or_not_run(conn, statement)
+            response = ResponseCompiler(compiler)
+            statement = page_statement(response, template_read, page, shape.nodes)
+        result = execute_or_not_run(conn, statement, parameters)
         if result is NOT_RUN:
             return NOT_RUN, None
         rows = result.mappings().all()
         if kept is not None:
             return rows, kept
         # A statement holding the request's moment is this request's only.
-        if reusable is None or compiler.ctx.moment_read:
+        if template_key is None or compiler.ctx.moment_read:
             return rows, None
-        graph.page_statements.put(reusable, statement)
+        graph.templates.put(template_key, statement)
         return rows, statement
 
     rows, statement = await context.session.run(run, alone=sole)
@@ -193,7 +200,7 @@ async def answer_connection(
     context.paths[key] = COMPILED
     if sole and statement is not None:
         # The operation's whole answer is this page's (graph/gql/prepared.py).
-        context.prepared = PreparedPage(key, statement, shape, read, page, signature)
+        context.prepared = PreparedPage(key, statement, parameters, shape, read, page, signature)
     return fragment
 
 
@@ -204,6 +211,8 @@ class PreparedPage:
 
     key: str
     statement: Select[Any]
+    # The values of the statement's Slots (graph/sql/slots.py).
+    parameters: dict[str, Any]
     shape: PageShape
     read: Read
     page: Page
@@ -214,7 +223,7 @@ class PreparedPage:
         under a non-null field (the full path runs instead and answers with its error)."""
 
         def run(conn: Connection) -> Sequence[Any]:
-            return conn.execute(self.statement).mappings().all()
+            return conn.execute(self.statement, self.parameters).mappings().all()
 
         try:
             rows = await anyio.to_thread.run_sync(read_alone, graph, run)

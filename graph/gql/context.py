@@ -54,8 +54,9 @@ class GraphContext:
     writes: WriteOps = field(init=False)
     # The compiled path's built statements, reused by later requests (graph/gql/compiled.py).
     statements: StatementCache = field(init=False)
-    # Connections' built statements, by their cache key (graph/gql/compiled_connection.py).
-    page_statements: Lru[Key, Select[Any]] = field(init=False)
+    # The compiled path's built statements with Slots for comparison values (graph/sql/slots.py),
+    # by kind, Read and Shape: run again with other values (compiled.py, compiled_connection.py).
+    templates: Lru[Key, Select[Any]] = field(init=False)
     # Requests answered before, answered again without GraphQL (graph/gql/prepared.py).
     prepared: PreparedOperations = field(init=False)
 
@@ -84,7 +85,7 @@ class GraphContext:
         )
         self.writer = write_engine(self.engine)
         self.statements = StatementCache(self.engine, self.settings.statement_cache_size)
-        self.page_statements = Lru(self.settings.statement_cache_size)
+        self.templates = Lru(self.settings.statement_cache_size)
         self.prepared = PreparedOperations(self.settings.statement_cache_size)
 
     @property

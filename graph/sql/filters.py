@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import ge, gt, le, lt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     cast,
     false,
     literal_column,
@@ -29,12 +30,16 @@ from sqlalchemy import (
 )
 
 from graph.errors import Path, UserInputError
+from graph.plan import Slot
 from graph.rows import MAX_JSON_DEPTH
 from graph.spec.model import FieldSpec, FieldType
 from graph.sql import dialects
 from graph.sql.durations import Duration, parse_duration
 from graph.sql.patterns import canonical_like, escape_like
 from graph.sql.tables import element_type
+
+if TYPE_CHECKING:
+    from sqlalchemy import BindParameter
 
 
 class FilterContext:
@@ -191,11 +196,29 @@ def canonical_uuid(value: Any) -> str:
 
 
 def _operand(field: FieldSpec, value: Any) -> Any:
+    """A value as the column compares it; a Slot's parameter is given in that form already
+    (slot_value)."""
+    if _is_parameter(value):
+        return value
     if field.type is FieldType.UUID:
         return (
             [canonical_uuid(v) for v in value] if isinstance(value, list) else canonical_uuid(value)
         )
     return value
+
+
+def _is_parameter(value: Any) -> bool:
+    return getattr(value, "_is_bind_parameter", False) is True
+
+
+def _members(field: FieldSpec, values: Any) -> Any:
+    """The values of `in`/`nin`: a list, or the parameter standing for one that is never empty
+    (slot_value)."""
+    return values if _is_parameter(values) else _operand(field, list(values))
+
+
+def _some(values: Any) -> bool:
+    return _is_parameter(values) or bool(values)
 
 
 def window_start(ctx: FilterContext, value: Any, field: FieldSpec) -> Any:
@@ -269,7 +292,7 @@ OPERATORS: tuple[Operator, ...] = (
         "in",
         SETS,
         MANY,
-        lambda c, col, v, f: col.in_(_operand(f, list(v))) if v else false(),
+        lambda c, col, v, f: col.in_(_members(f, v)) if _some(v) else false(),
         "One of these values (`in: []` matches no row).",
         check_values,
     ),
@@ -277,7 +300,7 @@ OPERATORS: tuple[Operator, ...] = (
         "nin",
         SETS,
         MANY,
-        lambda c, col, v, f: col.not_in(_operand(f, list(v))) if v else col.is_not(None),
+        lambda c, col, v, f: col.not_in(_members(f, v)) if _some(v) else col.is_not(None),
         "Has a value, and none of these (`nin: []` matches every value that is not null).",
         check_values,
     ),
@@ -393,11 +416,35 @@ def operator(kind: str, name: str) -> Operator:
     return _BY_KIND[(kind, name)]
 
 
+# The operators whose value may be a Slot: their SQL is the same for every value but null
+# (`= NULL` is not `IS NULL`) and, for lists, the empty one.
+SLOT_OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "in", "nin"})
+
+
+def takes_slot(op_name: str, value: Any) -> bool:
+    """Whether `op_name value` may leave its value to a Slot (graph/sql/slots.py)."""
+    if op_name not in SLOT_OPERATORS or value is None:
+        return False
+    return op_name not in ("in", "nin") or len(value) > 0
+
+
+def slot_value(field: FieldSpec, op_name: str, value: Any) -> Any:
+    """The parameter a Slot takes for `value`: what compile_compare would bind for it."""
+    problem = unusable_value(value)
+    if problem is not None:
+        raise UserInputError(problem[1])
+    return _operand(field, list(value) if op_name in ("in", "nin") else value)
+
+
 def compile_compare(
     ctx: FilterContext, col: ColumnElement[Any], field: FieldSpec, op_name: str, value: Any
 ) -> ColumnElement[bool]:
-    """SQL for one `field op value`; values always travel as bound parameters."""
+    """SQL for one `field op value`; values always travel as bound parameters, a Slot's under
+    its own name, given when the statement runs."""
     op = operator(KIND_OF_TYPE[field.type], op_name)
+    if isinstance(value, Slot):
+        parameter: BindParameter[Any] = bindparam(value.name, expanding=op.value == MANY)
+        return op.build(ctx, col, parameter, field)
     # The planner refuses these with the argument's path (graph/where.py); this catches the
     # values that reach SQL another way, such as the key of a lookup.
     problem = unusable_value(value, json=op.value == JSON_VALUE)

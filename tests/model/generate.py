@@ -448,6 +448,13 @@ class Draw:
 
 
 NO_PIVOT: Any = object()  # no pivot row: draw the operand from all the data
+# The operators whose values a revalued case draws again.
+COMPARED = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "nin")
+
+
+def _same_form(old: Any, fresh: Any) -> Any:
+    """`fresh` as a variable when `old` was one (under the same name), else inline."""
+    return Var(fresh, old.name) if isinstance(old, Var) else fresh
 
 
 def _shifted(value: Any, step: dt.timedelta) -> Any:
@@ -998,6 +1005,101 @@ class Generator:
             return Case(document, variables, label="query")
 
         return build()
+
+    def revalued_cases(self) -> st.SearchStrategy[tuple[Case, Case]]:
+        """Two requests alike but for the values their filters compare (eq ... lte, in, nin)
+        and their lookups' keys: what a dashboard sends when its user picks another status,
+        day or row. The second may be answered by statements the first one built."""
+
+        @st.composite
+        def build(draw: Callable[[st.SearchStrategy[Any]], Any]) -> tuple[Case, Case]:
+            d = Draw(draw)
+            budget = [MAX_ALIASES - 2]
+            taken: set[str] = set()
+            roots = [self.root(d, taken, budget) for _ in range(d.choice([1, 1, 2]))]
+            first = Case(*render(self.spec, roots), label="query")
+            for sel in roots:
+                self.revalue_root(d, sel)
+            return first, Case(*render(self.spec, roots), label="revalued")
+
+        return build()
+
+    def revalue_root(self, d: Draw, sel: Sel) -> None:
+        """Draw new compared values and keys in a root field's arguments, in place."""
+        for name in self.names:
+            table = self.spec.table(name)
+            if sel.name == table.single_root:
+                for arg, (value, gtype) in sel.args.items():
+                    if arg == "id":
+                        fresh: Any = d.choice(self.tables[name])["id"] if self.tables[name] else 1
+                    else:
+                        fresh = self.input_form(
+                            d, table.key_field.type, self.constant_key(d, table)
+                        )
+                    sel.args[arg] = (_same_form(value, fresh), gtype)
+                self.revalue_selection(d, table, sel.children or [])
+                return
+            if sel.name in (table.list_root, connection_root_name(table.list_root)):
+                self.revalue_arguments(d, table, sel)
+                self.revalue_selection(d, table, sel.children or [])
+                return
+        raise AssertionError(f"no table has the root field {sel.name}")
+
+    def revalue_selection(self, d: Draw, table: TableSpec, sels: list[Sel]) -> None:
+        relations = {end.gql_name: end for end in table.relations}
+        for sel in sels:
+            if sel.name in relations:
+                target = self.spec.table(relations[sel.name].target)
+                self.revalue_arguments(d, target, sel)
+                self.revalue_selection(d, target, sel.children or [])
+            elif sel.name in ("edges", "node", "nodes"):  # a connection's parts
+                self.revalue_selection(d, table, sel.children or [])
+
+    def revalue_arguments(self, d: Draw, table: TableSpec, sel: Sel) -> None:
+        if "where" in sel.args:
+            where, gtype = sel.args["where"]
+            inner = where.value if isinstance(where, Var) else where
+            sel.args["where"] = (_same_form(where, self.revalue_where(d, table, inner)), gtype)
+
+    def revalue_where(self, d: Draw, table: TableSpec, where: Any) -> Any:
+        if not isinstance(where, dict):
+            return where  # null
+        fields = {f.gql_name: f for f in table.fields}
+        relations = {end.gql_name: end for end in table.relations}
+        out: dict[str, Any] = {}
+        for key, value in where.items():
+            if key in ("and", "or") and isinstance(value, list):
+                out[key] = [self.revalue_where(d, table, item) for item in value]
+            elif key in ("and", "or", "not"):
+                out[key] = self.revalue_where(d, table, value)
+            elif key in fields and isinstance(value, dict):
+                spec_field = fields[key]
+                out[key] = {
+                    op: self.revalue_operand(d, table, spec_field, op, operand)
+                    for op, operand in value.items()
+                }
+            elif key in relations and isinstance(value, dict):
+                end = relations[key]
+                target = self.spec.table(end.target)
+                if end.many:
+                    out[key] = {q: self.revalue_where(d, target, w) for q, w in value.items()}
+                else:
+                    out[key] = self.revalue_where(d, target, value)
+            else:
+                out[key] = value
+        return out
+
+    def revalue_operand(
+        self, d: Draw, table: TableSpec, spec_field: FieldSpec, op: str, operand: Any
+    ) -> Any:
+        if op not in COMPARED:
+            return operand
+        pivot = self.pivot(d, table)
+        value = NO_PIVOT if pivot is None else pivot[spec_field.name]
+        fresh = self.operand(d, table, spec_field, op, value)
+        if isinstance(fresh, Var):  # a long list: a variable already
+            return fresh
+        return _same_form(operand, fresh)
 
     def walk_cases(self) -> st.SearchStrategy[Case]:
         @st.composite

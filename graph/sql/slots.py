@@ -1,0 +1,58 @@
+"""A Read's comparison values taken out of it, so that one built statement serves them all.
+
+The compiled path keeps the statements it builds (graph/gql/compiled.py). Kept by the whole
+Read, a statement would serve only the request that built it and its exact repeats: a
+dashboard that asks for another status, another day or another id would build its statement
+again. `parameterized` replaces the value of every comparison whose SQL does not depend on
+its value (filters.takes_slot: `eq` ... `lte` but null, `in`/`nin` but empty) with a Slot, a
+named parameter, and returns the values apart. The Read with Slots keys the kept statement;
+the values are given when it runs.
+
+The values go through filters.slot_value, the transformation compile_compare applies to a
+value it binds itself, so a statement with Slots binds what the same statement built with the
+values would. Everything else stays in the Read, and so in the key: nulls, empty lists, the
+other operators (patterns, json, lists, windows), relation aggregates' filters, limits,
+offsets and orderings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from graph.plan import BoolOp, Compare, Filter, Read, RelationFilter, Slot
+from graph.spec.model import Spec
+from graph.sql.filters import slot_value, takes_slot
+
+
+def parameterized(spec: Spec, read: Read) -> tuple[Read, dict[str, Any]]:
+    """`read` with Slots for its comparison values, at every level of its relations, and the
+    parameters they stand for. Two Reads that differ only in those values give equal Reads
+    here, with the Slots in the same places under the same names."""
+    values: dict[str, Any] = {}
+    return _read(spec, read, values), values
+
+
+def _read(spec: Spec, read: Read, values: dict[str, Any]) -> Read:
+    where = None if read.where is None else _filter(spec, read.table, read.where, values)
+    children = tuple(
+        replace(child, read=_read(spec, child.read, values)) for child in read.children
+    )
+    return replace(read, where=where, children=children)
+
+
+def _filter(spec: Spec, table: str, node: Filter, values: dict[str, Any]) -> Filter:
+    if isinstance(node, Compare):
+        if not takes_slot(node.op, node.value):
+            return node
+        name = f"slot_{len(values)}"
+        field = spec.table(table).field(node.field)
+        values[name] = slot_value(field, node.op, node.value)
+        return replace(node, value=Slot(name))
+    if isinstance(node, BoolOp):
+        items = tuple(_filter(spec, table, item, values) for item in node.items)
+        return replace(node, items=items)
+    if isinstance(node, RelationFilter) and node.filter is not None:
+        return replace(node, filter=_filter(spec, node.end.target, node.filter, values))
+    # A relation aggregate's filter (MeasureFilter) keeps its values.
+    return node
