@@ -137,7 +137,7 @@ def measure_round(
     """One load run: wrk's figures, server CPU ms per request, machine CPU %."""
     pids = bench.process_tree(server.started.proc.pid)
     body = server.queries[query].body
-    return bench.load_measured(args, server.url, body, concurrency, pids)
+    return bench.load_measured(args, server.url, [body], concurrency, pids)
 
 
 def run_cell(
@@ -147,7 +147,7 @@ def run_cell(
     load = bench.LOADERS[args.client]
     if args.warmup > 0:
         for server in servers:
-            load(server.url, server.queries[query].body, concurrency, args.warmup)
+            load(server.url, [server.queries[query].body], concurrency, args.warmup)
     rounds = []
     for index in range(args.rounds):
         shift = index % len(servers)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import importlib.metadata
+import itertools
 import os
 import platform
 import re
@@ -113,6 +114,32 @@ C1 = """query C1 {
 }"""
 
 
+# Issue 10: a request whose variables change every time, as a dashboard's when its user picks
+# another row or moment. Each request of the load is another body (1,000 of them, in turn:
+# more than the server keeps of prepared requests or of statements with their values), so
+# neither is reused; the statements built for other values are (graph/sql/slots.py).
+# V1: one run looked up by its key, with its playbook and tickets on the same component.
+V1 = """query V1($id: String!) {
+  executionLog(executionId: $id) {
+    executionId component status startedAt durationMs
+    playbook { playbookName successRate }
+    relatedFeedback(limit: 5) { ticketId priority }
+  }
+}"""
+
+# V2: Q2 before a moment.
+V2 = """query V2($before: DateTime!) {
+  executionLogs(
+    where: {status: {eq: FAILED}, startedAt: {lt: $before}}
+    orderBy: [{startedAt: DESC}]
+    limit: 100
+  ) {
+    executionId commandType component status startedAt completedAt durationMs exitCode
+  }
+}"""
+VARYING_BODIES = 1000
+
+
 @dataclass(frozen=True)
 class Query:
     name: str
@@ -123,19 +150,31 @@ class Query:
     # The answer's list of rows: a root field, or a path into it (`a.edges`).
     root: str = "executionLogs"
     variables: dict[str, Any] | None = None
+    # Variables of the requests after the first, each its own body, sent in turn (V1, V2).
+    varying: tuple[dict[str, Any], ...] = ()
 
     def rows(self, data: dict[str, Any] | None) -> list[Any]:
-        """The rows of an answer's `data`, [] when it has none."""
+        """The rows of an answer's `data`, [] when it has none (an object is one row)."""
         found: Any = data
         for name in self.root.split("."):
             found = (found or {}).get(name)
-        return found or []
+        return [found] if isinstance(found, dict) else found or []
 
     @property
     def body(self) -> bytes:
+        return self._body(self.variables)
+
+    @property
+    def bodies(self) -> tuple[bytes, ...]:
+        """What the load sends, in turn: the body, or one body per `varying` entry."""
+        if not self.varying:
+            return (self.body,)
+        return tuple(self._body(variables) for variables in self.varying)
+
+    def _body(self, variables: dict[str, Any] | None) -> bytes:
         document: dict[str, Any] = {"query": self.graphql, "operationName": self.name.upper()}
-        if self.variables is not None:
-            document["variables"] = self.variables
+        if variables is not None:
+            document["variables"] = variables
         return orjson.dumps(document)
 
 
@@ -151,13 +190,15 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
         "d1": Query("d1", D1, "/d1", None, "executionLogsAggregate"),
         "d2": Query("d2", D2, "/d2", 200, "playbooks"),
         "c1": Query("c1", C1, None, 50, "executionLogsConnection.edges"),
+        "v1": Query("v1", V1, None, 1, "executionLog"),
+        "v2": Query("v2", V2, None, None),
     }
     return [known[name.strip()] for name in names.split(",") if name.strip()]
 
 
 @dataclass(frozen=True)
 class Target:
-    name: str  # graph | reference | floor | sqlite
+    name: str  # graph | reference | floor | sqlite | uncached
     port: int
 
     def serves(self, query: Query) -> bool:
@@ -225,12 +266,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
-    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,c1")
+    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,c1,v1,v2")
     p.add_argument(
         "--targets",
         default="graph,floor",
-        help="subset of graph,reference,floor,sqlite (reference: the graph server without its "
-        "compiled path, GRAPH_COMPILED=0; sqlite: the graph server on --sqlite-file)",
+        help="subset of graph,reference,floor,sqlite,uncached (reference: the graph server "
+        "without its compiled path, GRAPH_COMPILED=0; sqlite: the graph server on "
+        "--sqlite-file; uncached: the graph server keeping no statement or request, "
+        "GRAPH_STATEMENT_CACHE_SIZE=0)",
     )
     p.add_argument(
         "--sqlite-file",
@@ -251,7 +294,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.queries = make_queries(args.queries, args.floor_q1)
     except KeyError as exc:
-        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, c1")
+        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, c1, v1, v2")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     return args
 
@@ -481,14 +524,16 @@ def start_servers(
                   "--port", str(args.port + 1), "--workers", str(args.workers)],
         "reference": graph_server(args.port + 2),
         "sqlite": graph_server(args.port + 3, sqlite_url or url),
+        "uncached": graph_server(args.port + 4),
     }  # fmt: skip
     # The servers are loaded one at a time: the load is the bench's, not a fixed bound's.
     envs = {
         name: {"GRAPH_ADAPTIVE_IN_FLIGHT": "0", "GRAPH_MAX_IN_FLIGHT": "64"} for name in commands
     }
     envs["reference"]["GRAPH_COMPILED"] = "0"
+    envs["uncached"]["GRAPH_STATEMENT_CACHE_SIZE"] = "0"
     targets = {}
-    for offset, name in enumerate(("graph", "floor", "reference", "sqlite")):
+    for offset, name in enumerate(("graph", "floor", "reference", "sqlite", "uncached")):
         if name not in args.targets:
             continue
         port = args.port + offset
@@ -645,6 +690,7 @@ WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [==[{body}]==]
+{rotation}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -655,9 +701,24 @@ end
 """
 
 
-def run_wrk(url: str, body: bytes, concurrency: int, seconds: float) -> LoadStats:
+# Several bodies: each request takes the next one (per connection's thread: wrk runs one).
+WRK_ROTATION = """
+bodies = {{ {bodies} }}
+sent = 0
+request = function()
+  sent = sent + 1
+  return wrk.format(nil, nil, nil, bodies[(sent % #bodies) + 1])
+end
+"""
+
+
+def run_wrk(url: str, bodies: Sequence[bytes], concurrency: int, seconds: float) -> LoadStats:
+    rotation = ""
+    if len(bodies) > 1:
+        listed = ", ".join(f"[==[{body.decode()}]==]" for body in bodies)
+        rotation = WRK_ROTATION.format(bodies=listed)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT.format(body=body.decode()))
+        script.write(WRK_SCRIPT.format(body=bodies[0].decode(), rotation=rotation))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         command = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
@@ -679,9 +740,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-async def _httpx_load(url: str, body: bytes, concurrency: int, seconds: float) -> LoadStats:
+async def _httpx_load(
+    url: str, bodies: Sequence[bytes], concurrency: int, seconds: float
+) -> LoadStats:
     latencies: list[float] = []
     errors = 0
+    turn = itertools.cycle(bodies)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"content-type": "application/json"}
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
@@ -692,7 +756,8 @@ async def _httpx_load(url: str, body: bytes, concurrency: int, seconds: float) -
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
-                    ok = (await client.post(url, content=body, headers=headers)).status_code == 200
+                    response = await client.post(url, content=next(turn), headers=headers)
+                    ok = response.status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 if ok:
@@ -714,8 +779,8 @@ async def _httpx_load(url: str, body: bytes, concurrency: int, seconds: float) -
     )
 
 
-def run_httpx(url: str, body: bytes, concurrency: int, seconds: float) -> LoadStats:
-    return asyncio.run(_httpx_load(url, body, concurrency, seconds))
+def run_httpx(url: str, bodies: Sequence[bytes], concurrency: int, seconds: float) -> LoadStats:
+    return asyncio.run(_httpx_load(url, bodies, concurrency, seconds))
 
 
 LOADERS = {"wrk": run_wrk, "httpx": run_httpx}
@@ -732,20 +797,24 @@ def measure(
     server_pids: list[int],
     statements: int | None,
 ) -> Result:
-    url, body = target.url(query), query.body
+    url, bodies = target.url(query), query.bodies
     if args.warmup > 0:
-        LOADERS[args.client](url, body, concurrency, args.warmup)
-    stats, server_ms, machine = load_measured(args, url, body, concurrency, server_pids)
+        LOADERS[args.client](url, bodies, concurrency, args.warmup)
+    stats, server_ms, machine = load_measured(args, url, bodies, concurrency, server_pids)
     return Result(target.name, query.name, concurrency, stats, statements, server_ms, machine)
 
 
 def load_measured(
-    args: argparse.Namespace, url: str, body: bytes, concurrency: int, server_pids: list[int]
+    args: argparse.Namespace,
+    url: str,
+    bodies: Sequence[bytes],
+    concurrency: int,
+    server_pids: list[int],
 ) -> tuple[LoadStats, float | None, float | None]:
     """One measured load of --duration seconds: the load generator's figures, the server's
     CPU ms per request and the machine's CPU % over the run (None where /proc has none)."""
     server_before, ticks_before = cpu_seconds(server_pids), machine_ticks()
-    stats = LOADERS[args.client](url, body, concurrency, args.duration)
+    stats = LOADERS[args.client](url, bodies, concurrency, args.duration)
     server_after, ticks_after = cpu_seconds(server_pids), machine_ticks()
     server_ms = None
     if server_before is not None and server_after is not None and stats.requests:
@@ -844,6 +913,29 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def varying_variables(url: str, queries: list[Query]) -> list[Query]:
+    """V1's and V2's variables: keys and start moments of VARYING_BODIES logs, spread over
+    the table (the first request is the first of them)."""
+    if not any(q.name in ("v1", "v2") for q in queries):
+        return queries
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT execution_id, started_at FROM memory_execution_logs"
+            " WHERE started_at IS NOT NULL ORDER BY md5(execution_id) LIMIT %s",
+            (VARYING_BODIES,),
+        ).fetchall()
+    by_query = {
+        "v1": tuple({"id": key} for key, _ in rows),
+        "v2": tuple({"before": moment.astimezone(dt.UTC).isoformat()} for _, moment in rows),
+    }
+    return [
+        replace(q, variables=by_query[q.name][0], varying=by_query[q.name])
+        if q.name in by_query
+        else q
+        for q in queries
+    ]
+
+
 def dashboard_window(url: str) -> dict[str, str]:
     """D1's window: the 30 UTC days up to the end of the last day a log started on."""
     with psycopg.connect(url) as conn:
@@ -866,6 +958,7 @@ def run(args: argparse.Namespace, servers: Servers) -> list[Result]:
     if any(q.name == "d1" for q in args.queries):
         window = dashboard_window(db.url)
         args.queries = [replace(q, variables=window) if q.name == "d1" else q for q in args.queries]
+    args.queries = varying_variables(db.url, args.queries)
     statements = (
         {"graph": graph_statements(db.url, args.queries)} if "graph" in args.targets else {}
     )

@@ -184,7 +184,7 @@ def check_rows(scales: list[Scale], query: bench.Query) -> int:
 def run_rounds(args: argparse.Namespace, scales: list[Scale], query: bench.Query) -> list[Round]:
     """Warm each server up, then --rounds rounds, one scale at a time, order swapped each round."""
     load = bench.LOADERS[args.client]
-    body = query.body
+    body = [query.body]
     if args.warmup > 0:
         for scale in scales:
             load(scale.graphql_url, body, args.concurrency, args.warmup)
