@@ -13,8 +13,9 @@ What is compiled today: root list fields (`executionLogs(...)`) and lookups
 (`executionLog(executionId: ...)`) whose selection, at every level, holds fields of any
 type (computed fields too), `__typename`, and relations (to-one and to-many, with their own
 where, orderBy, limit and offset); aliases, fragments and @skip/@include as GraphQL resolves
-them; connections likewise, by graph/gql/compiled_connection.py. Anything else (aggregates,
-relation aggregates) falls back to the reference path, per root field, without an error.
+them; connections likewise, by graph/gql/compiled_connection.py. Anything else (relation
+aggregates) falls back to the reference path, per root field, without an error. Aggregate
+groups, at the root or under rows, skip graphql-core's completion too: graph/gql/group_encoder.py.
 With GRAPH_DEBUG the response's `extensions.paths` names the path of each root field.
 """
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, Select
@@ -26,6 +26,9 @@ from graph.sql.statement_cache import Key, Lru, StatementCache
 from graph.sql.tables import Catalog
 from graph.where import TableIndex, build_index
 from graph.writes import WriteOps
+
+if TYPE_CHECKING:
+    from graph.gql.group_encoder import GroupEncoder
 
 T = TypeVar("T")
 # Named for what it reports: every schema mismatch is logged under graph.drift.
@@ -214,6 +217,9 @@ class RequestContext:
     # The operation's only root field and its reusable statement, when the compiled path
     # answered it so (graph/gql/prepared.py): the endpoint keeps it for the same request.
     prepared: Prepared | None = None
+    # Encoders of relation aggregates' groups, by the field's nodes: planned once per request
+    # (graph/gql/aggregates.py group_reader); None where the groups go to graphql-core.
+    group_encoders: dict[tuple[int, ...], GroupEncoder | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now = self.graph.clock()
