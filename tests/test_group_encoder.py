@@ -7,9 +7,6 @@ PostgreSQL. The differential suites themselves compare the encoded answers with 
 
 from __future__ import annotations
 
-import re
-
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,6 +22,7 @@ from tests.test_aggregate_relations_differential import (  # noqa: F401 (fixture
     RelationWorld,
     relation_world,
 )
+from tests.test_compiled import body, reference_api
 from tests.test_differential import (  # noqa: F401 (fixtures: this module's own)
     FIXED_NOW,
     FUZZ_EXAMPLES,
@@ -35,31 +33,11 @@ from tests.test_differential import (  # noqa: F401 (fixtures: this module's own
     world,
 )
 
-REQUEST_ID = re.compile(rb'"requestId":"[^"]*"')
-_COMPLETING: dict[int, Api] = {}
-
-
-def completing_api(backend: Backend) -> Api:
-    """An app on the backend's database whose groups graphql-core completes."""
-    if id(backend) not in _COMPLETING:
-        graph = backend.api.graph
-        settings = Settings(max_nodes=10**15, compiled=False)
-        _COMPLETING[id(backend)] = Api(
-            backend.db, graph.spec, graph.catalog, settings, clock=lambda: FIXED_NOW
-        )
-    return _COMPLETING[id(backend)]
-
-
-def answered(api: Api, base: World, case: Case) -> bytes:
-    raw = orjson.dumps({"query": case.document, "variables": case.variables})
-    response = base.loop.run_until_complete(api.raw_post(raw))
-    return REQUEST_ID.sub(b'"requestId":""', response.content)
-
 
 def same_bytes(base: World, case: Case) -> None:
     for backend in base.backends:
-        completed = answered(completing_api(backend), base, case)
-        encoded = answered(backend.api, base, case)
+        completed = body(reference_api(backend), base, case.document, case.variables)
+        encoded = body(backend.api, base, case.document, case.variables)
         if encoded != completed:
             at = next(
                 (i for i, (a, b) in enumerate(zip(encoded, completed, strict=False)) if a != b),
