@@ -39,7 +39,7 @@ from graph.sql.engine import load_json
 from graph.sql.execute import sort_values
 from graph.sql.page_response import NODE, TOTAL, page_statement
 from graph.sql.response import ResponseCompiler
-from graph.sql.slots import parameterized
+from graph.sql.slots import parameterized, parameterized_page
 
 if TYPE_CHECKING:
     from graph.gql.context import GraphContext
@@ -167,10 +167,11 @@ async def answer_connection(
         return None
 
     graph = context.graph
-    # The statement built for the same page of the same Read but its comparison values, run
-    # with this request's (graph/sql/slots.py).
+    # The statement built for the same page of the same Read but its comparison values and
+    # its cursor's values, run with this request's (graph/sql/slots.py).
     template_read, parameters = parameterized(graph.spec, read)
-    template_key = graph.statements.key(PAGE, template_read, shape, page)
+    template_page = parameterized_page(page, parameters)
+    template_key = graph.statements.key(PAGE, template_read, shape, template_page)
     kept = graph.templates.get(template_key) if template_key is not None else None
 
     def run(conn: Connection, compiler: Compiler) -> tuple[Any, Select[Any] | None]:
@@ -178,7 +179,7 @@ async def answer_connection(
         statement = kept
         if statement is None:
             response = ResponseCompiler(compiler)
-            statement = page_statement(response, template_read, page, shape.nodes)
+            statement = page_statement(response, template_read, template_page, shape.nodes)
         result = execute_or_not_run(conn, statement, parameters)
         if result is NOT_RUN:
             return NOT_RUN, None

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Numeric,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     false,
@@ -34,6 +35,7 @@ from graph.plan import (
     Page,
     Read,
     RelationFilter,
+    Slot,
     SortKey,
 )
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN, FieldType, RelationEnd, TableSpec
@@ -200,7 +202,7 @@ class Compiler:
     ) -> ColumnElement[bool]:
         """Rows strictly after the cursor in (sort keys..., id) order, nulls placed as sorted."""
         *sort_values, last_id = values
-        condition: ColumnElement[bool] = source.c.id > last_id
+        condition: ColumnElement[bool] = source.c.id > _bound(last_id, source.c.id.type)
         for expr, key, value in reversed(list(zip(keys, order, sort_values, strict=True))):
             if value is None:
                 later = expr.is_not(None) if key.nulls_first else false()
@@ -210,7 +212,7 @@ class Compiler:
                 # Python bool, and dates and datetimes need their column's bind processing.
                 # An integer sum beyond 64 bits (PostgreSQL's numeric sum) is bound as one.
                 wide = isinstance(value, int) and not BIGINT_MIN <= value <= BIGINT_MAX
-                bound = literal(value, Numeric() if wide else expr.type)
+                bound = _bound(value, Numeric() if wide else expr.type)
                 beyond = expr < bound if key.descending else expr > bound
                 later = or_(beyond, expr.is_(None)) if not key.nulls_first else beyond
                 same = expr == bound
@@ -338,3 +340,11 @@ def _ordered(
         clauses.append(ordered.nulls_first() if key.nulls_first else ordered.nulls_last())
     clauses.append(row_id.asc())
     return clauses
+
+
+def _bound(value: Any, kind: Any) -> Any:
+    """A cursor's value as a bound parameter of `kind`; a Slot's is given when the statement
+    runs (graph/sql/slots.py parameterized_page)."""
+    if isinstance(value, Slot):
+        return bindparam(value.name, type_=kind)
+    return literal(value, kind)

@@ -12,7 +12,7 @@ The values go through filters.slot_value, the transformation compile_compare app
 value it binds itself, so a statement with Slots binds what the same statement built with the
 values would. Everything else stays in the Read, and so in the key: nulls, empty lists, the
 other operators (patterns, json, lists, windows), relation aggregates' filters, limits,
-offsets and orderings.
+offsets and orderings. A connection's cursor values are Slots too (parameterized_page).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from graph.plan import BoolOp, Compare, Filter, Read, RelationFilter, Slot
-from graph.spec.model import Spec
+from graph.plan import BoolOp, Compare, Filter, Page, Read, RelationFilter, Slot
+from graph.spec.model import BIGINT_MAX, BIGINT_MIN, Spec
 from graph.sql.filters import slot_value, takes_slot
 
 
@@ -56,3 +56,21 @@ def _filter(spec: Spec, table: str, node: Filter, values: dict[str, Any]) -> Fil
         return replace(node, filter=_filter(spec, node.end.target, node.filter, values))
     # A relation aggregate's filter (MeasureFilter) keeps its values.
     return node
+
+
+def parameterized_page(page: Page, values: dict[str, Any]) -> Page:
+    """`page` with Slots for its cursor's values (each sort value, then the id), their
+    parameters added to `values`: the pages of one walk run one statement. A null stays (its
+    condition is another), and so does an integer beyond 64 bits (a relation's sum on
+    PostgreSQL, bound as a numeric: compile.after_cursor)."""
+    if page.after is None:
+        return page
+    after: list[Any] = []
+    for value in page.after:
+        if value is None or (isinstance(value, int) and not BIGINT_MIN <= value <= BIGINT_MAX):
+            after.append(value)
+            continue
+        name = f"slot_{len(values)}"
+        values[name] = value
+        after.append(Slot(name))
+    return replace(page, after=tuple(after))
