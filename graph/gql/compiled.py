@@ -44,6 +44,9 @@ SQLITE_MALFORMED_JSON = "malformed JSON"
 NOT_RUN = object()
 COMPILED = "compiled"
 REFERENCE = "reference"
+# The kinds of root field statements in the cache keys (compiled_connection.py has PAGE).
+LIST = "list"
+ONE = "one"
 
 
 def shape_of(
@@ -98,10 +101,6 @@ async def answer(
     if found is not None:
         context.paths[key] = COMPILED
     return found
-
-
-LIST = "list"
-ONE = "one"
 
 
 async def answer_list(
@@ -179,10 +178,10 @@ def execute_or_not_run(
     conn: Connection, statement: Any, parameters: dict[str, Any] | None = None
 ) -> Any:
     """The statement's result (run with `parameters`, its Slots' values), or NOT_RUN when
-    SQLite refused it: too deep for its parser
-    (nothing ran), or a json or list column holding text its JSON functions refuse (only
-    raw SQL writes such text; the reference path reads it with Python's own parser). A
-    failed SELECT leaves SQLite's transaction as it was."""
+    SQLite refused it: too deep for its parser (nothing ran), or a json or list column
+    holding text its JSON functions refuse (only raw SQL writes such text; the reference
+    path reads it with Python's own parser). A failed SELECT leaves SQLite's transaction as
+    it was."""
     try:
         return conn.execute(statement, parameters)
     except OperationalError as error:
