@@ -166,9 +166,8 @@ def test_both_paths_walk_a_connection_alike(world: World, data: st.DataObject) -
 @given(data=st.data())
 def test_other_values_run_the_built_statements_alike(world: World, data: st.DataObject) -> None:
     """A request, then the same request with other compared values and lookup keys (when
-    it has any): the
-    second often runs the statements the first built, with its own values as parameters
-    (graph/sql/slots.py). Both answer the reference path's bytes."""
+    it has any): the second often runs the statements the first built, with its own values
+    as parameters (graph/sql/slots.py). Both answer the reference path's bytes."""
     first, second = data.draw(world.generator.revalued_cases(), label="cases")
     for backend in world.backends:
         same_bytes_on(world, backend, first.document, first.variables)
