@@ -44,9 +44,9 @@ from graph.sql.slots import parameterized, parameterized_page
 if TYPE_CHECKING:
     from graph.gql.context import GraphContext
 
-# The kinds of a connection's parts, and of its edges' parts.
 # The kind of a connection's statement in the cache keys (graph/gql/compiled.py has LIST, ONE).
 PAGE = "page"
+# The kinds of a connection's parts, and of its edges' parts.
 TYPENAME = "typename"
 TOTAL_COUNT = "totalCount"
 NODES = "nodes"

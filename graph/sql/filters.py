@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import ge, gt, le, lt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     ColumnElement,
     String,
@@ -37,9 +38,6 @@ from graph.sql import dialects
 from graph.sql.durations import Duration, parse_duration
 from graph.sql.patterns import canonical_like, escape_like
 from graph.sql.tables import element_type
-
-if TYPE_CHECKING:
-    from sqlalchemy import BindParameter
 
 
 class FilterContext:
@@ -208,7 +206,7 @@ def _operand(field: FieldSpec, value: Any) -> Any:
 
 
 def _is_parameter(value: Any) -> bool:
-    return getattr(value, "_is_bind_parameter", False) is True
+    return isinstance(value, BindParameter)
 
 
 def _members(field: FieldSpec, values: Any) -> Any:
@@ -419,21 +417,30 @@ def operator(kind: str, name: str) -> Operator:
 # The operators whose value may be a Slot: their SQL is the same for every value but null
 # (`= NULL` is not `IS NULL`) and, for lists, the empty one.
 SLOT_OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "in", "nin"})
+# Those of them that take a list (MANY).
+_LIST_SLOTS = frozenset(
+    op.name for op in OPERATORS if op.name in SLOT_OPERATORS and op.value == MANY
+)
 
 
 def takes_slot(op_name: str, value: Any) -> bool:
     """Whether `op_name value` may leave its value to a Slot (graph/sql/slots.py)."""
     if op_name not in SLOT_OPERATORS or value is None:
         return False
-    return op_name not in ("in", "nin") or len(value) > 0
+    return op_name not in _LIST_SLOTS or len(value) > 0
 
 
 def slot_value(field: FieldSpec, op_name: str, value: Any) -> Any:
     """The parameter a Slot takes for `value`: what compile_compare would bind for it."""
-    problem = unusable_value(value)
+    _refuse_unusable(value, json=False)
+    return _operand(field, list(value) if op_name in _LIST_SLOTS else value)
+
+
+def _refuse_unusable(value: Any, *, json: bool) -> None:
+    """UserInputError for a value the databases cannot compare alike (unusable_value)."""
+    problem = unusable_value(value, json=json)
     if problem is not None:
         raise UserInputError(problem[1])
-    return _operand(field, list(value) if op_name in ("in", "nin") else value)
 
 
 def compile_compare(
@@ -447,9 +454,7 @@ def compile_compare(
         return op.build(ctx, col, parameter, field)
     # The planner refuses these with the argument's path (graph/where.py); this catches the
     # values that reach SQL another way, such as the key of a lookup.
-    problem = unusable_value(value, json=op.value == JSON_VALUE)
-    if problem is not None:
-        raise UserInputError(problem[1])
+    _refuse_unusable(value, json=op.value == JSON_VALUE)
     return op.build(ctx, col, value, field)
 
 
