@@ -3,8 +3,8 @@ graph/plan.py, for the compiled path (graph/sql/response.py builds the answer's 
 database from a Read and its Shape).
 
 The Read says which rows; the Shape says what each row becomes: its response keys (aliases
-included, in GraphQL's field order), and for each the field, `__typename`, or a relation
-whose rows have a Shape of their own.
+included, in GraphQL's field order), and for each the field, `__typename`, a relation whose
+rows have a Shape of their own, or a relation's aggregate.
 """
 
 from __future__ import annotations
@@ -44,7 +44,17 @@ class LinkEntry:
     shape: Shape
 
 
-Entry = FieldEntry | TypenameEntry | LinkEntry
+@dataclass(frozen=True)
+class AggregateEntry:
+    """A relation's aggregate (`executionsAggregate`): the statement writes the row's id
+    under the key, and graph/gql/compiled_groups.py puts the row's groups there, read by the
+    aggregate's own statement."""
+
+    key: str
+    end: RelationEnd
+
+
+Entry = FieldEntry | TypenameEntry | LinkEntry | AggregateEntry
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,15 @@ PostgreSQL. The differential suites themselves compare the encoded answers with 
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graph.gql import compiled
 from graph.settings import Settings
 from tests.api import Api
 from tests.test_aggregate_differential import (  # noqa: F401 (fixtures: this module's own)
@@ -29,6 +34,28 @@ from tests.test_differential import (  # noqa: F401 (fixtures: this module's own
     own_loop,
     world,
 )
+
+# Root fields with relation aggregates under their rows (graph/gql/compiled_groups.py), by
+# whether the compiled path answered them.
+WITH_GROUPS: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def count_compiled_groups() -> Iterator[None]:
+    original = compiled.answer_with_groups
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        answer = await original(*args, **kwargs)
+        WITH_GROUPS["compiled" if answer is not None else "fell back"] += 1
+        return answer
+
+    compiled.answer_with_groups = counted  # type: ignore[assignment]
+    yield
+    compiled.answer_with_groups = original  # type: ignore[assignment]
+    print(f"\nroot fields with relation aggregates: {dict(WITH_GROUPS)}")
+    # The generated relation aggregates are mostly under lists and lookups: they must have been
+    # compiled, not only allowed to be.
+    assert WITH_GROUPS["compiled"] >= 50, WITH_GROUPS
 
 
 @settings(budget("queries"), max_examples=FUZZ_EXAMPLES or 200)

@@ -23,18 +23,15 @@ import strawberry
 from graph import naming
 from graph.aggregate import (
     BUCKETS,
-    COUNT,
     EXTREMES,
-    MEASURE_NAMES,
     NUMERIC,
-    PERCENTILE,
     Group,
-    GroupKey,
     groupable_fields,
 )
 from graph.gql.compiled import COMPILED, REFERENCE
 from graph.gql.context import RequestContext
 from graph.gql.group_encoder import GroupEncoder, NotEncodable
+from graph.gql.group_shaper import GroupShaper, to_one_ends
 from graph.gql.resolvers import planner_for
 from graph.gql.scalars import BigInt
 from graph.gql.types import (
@@ -47,7 +44,6 @@ from graph.gql.types import (
     list_of,
     make_resolver,
     optional,
-    representable,
 )
 from graph.plan import link_key
 from graph.spec.model import FieldSpec, FieldType, Spec, TableSpec
@@ -86,10 +82,6 @@ def _applies(suffix: str, f: FieldSpec) -> bool:
 
 def _fields_for(table: TableSpec, suffix: str) -> list[FieldSpec]:
     return [f for f in groupable_fields(table) if _applies(suffix, f)]
-
-
-def _to_one(table: TableSpec) -> list[Any]:
-    return [end for end in table.relations if not end.many]
 
 
 @dataclass
@@ -223,7 +215,7 @@ class AggregateTypeBuilder:
         cls.bucket = input_field(  # type: ignore[attr-defined]
             "bucket", "Cut a date or datetime field into spans of time (docs/api.md)."
         )
-        for end in _to_one(table):
+        for end in to_one_ends(table):
             annotations[f"rel_{end.name}"] = optional(self.out.get(end.target, "GroupBy"))
             setattr(
                 cls,
@@ -243,7 +235,7 @@ class AggregateTypeBuilder:
         for f in groupable_fields(table):
             annotations[f.name] = optional(field_type(self.types, table, f))
             setattr(cls, f.name, strawberry.field(name=f.gql_name, description=f.description))
-        for end in _to_one(table):
+        for end in to_one_ends(table):
             annotations[f"rel_{end.name}"] = optional(self.out.get(end.target, "GroupKey"))
             setattr(cls, f"rel_{end.name}", strawberry.field(name=end.gql_name))
         cls.__annotations__ = annotations
@@ -259,7 +251,7 @@ class AggregateTypeBuilder:
         for f in groupable_fields(table):
             annotations[f.name] = optional(SortDirection)
             setattr(cls, f.name, input_field(f.gql_name, f.description))
-        for end in _to_one(table):
+        for end in to_one_ends(table):
             annotations[f"rel_{end.name}"] = optional(self.out.get(end.target, "GroupKeyOrder"))
             setattr(cls, f"rel_{end.name}", input_field(end.gql_name, end.description))
         cls.__annotations__ = annotations
@@ -458,56 +450,6 @@ def aggregate_arguments(
 
 
 # -- the resolver ---------------------------------------------------------------------------
-
-
-class GroupShaper:
-    """Groups as the types read them: dicts keyed by the classes' attribute names. One per
-    schema: the empty key objects of its tables are made once, then copied per group."""
-
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
-        self.empty_keys: dict[str, dict[str, Any]] = {}
-
-    def _empty_key(self, table: TableSpec) -> dict[str, Any]:
-        empty = self.empty_keys.get(table.name)
-        if empty is None:
-            empty = {f.name: None for f in groupable_fields(table)}
-            empty.update({f"rel_{end.name}": None for end in _to_one(table)})
-            self.empty_keys[table.name] = empty
-        return empty
-
-    def shaped(self, table: TableSpec, group: Group) -> dict[Any, Any]:
-        shaped: dict[Any, Any] = {"key": self._key_object(table, group.keys, ()), "count": None}
-        by_kind: dict[str, dict[str, Any]] = {}
-        for measure, value in group.measures.items():
-            if measure.kind == COUNT:
-                shaped["count"] = value
-            elif measure.kind == PERCENTILE:
-                assert measure.field is not None
-                shaped.setdefault(("percentile", measure.p), {})[measure.field] = value
-            else:
-                assert measure.field is not None
-                # min/max of a float column holding NaN or an infinity (raw SQL only)
-                by_kind.setdefault(measure.kind, {})[measure.field] = representable(value)
-        for name, kind in MEASURE_NAMES.items():
-            if name not in ("count", "percentile"):
-                shaped[f"m_{name}"] = by_kind.get(kind, {})
-        return shaped
-
-    def _key_object(
-        self, table: TableSpec, keys: dict[GroupKey, Any], via: tuple[Any, ...]
-    ) -> dict[str, Any]:
-        found = dict(self._empty_key(table))
-        deeper: set[Any] = set()
-        for key, value in keys.items():
-            if key.via == via:
-                found[key.field] = representable(value)  # as the column reads (null)
-            elif key.via[: len(via)] == via:
-                deeper.add(key.via[len(via)])  # a key of a row linked through this relation
-        for end in deeper:
-            target = self.spec.table(end.target)
-            found[f"rel_{end.name}"] = self._key_object(target, keys, (*via, end))
-        return found
 
 
 async def resolve_aggregate(shaper: GroupShaper, table_name: str, info: strawberry.Info) -> Any:

@@ -29,12 +29,7 @@ from strawberry.types import ExecutionContext
 from graph import naming
 from graph.errors import OperationResolutionError
 from graph.gql import resolvers
-from graph.gql.aggregates import (
-    AggregateTypeBuilder,
-    GroupShaper,
-    aggregate_field,
-    group_reader,
-)
+from graph.gql.aggregates import AggregateTypeBuilder, aggregate_field, group_reader
 from graph.gql.coercion import WriteVariableErrors, write_inputs
 from graph.gql.compiled import PassThroughExecution
 from graph.gql.context import RequestContext
@@ -46,6 +41,7 @@ from graph.gql.errors import (
     error_code,
     with_code,
 )
+from graph.gql.group_shaper import GroupShaper
 from graph.gql.mutations import mutation_fields
 from graph.gql.scalars import SCALAR_MAP, BigInt, python_type
 from graph.gql.types import (

@@ -13,9 +13,12 @@ What is compiled today: root list fields (`executionLogs(...)`) and lookups
 (`executionLog(executionId: ...)`) whose selection, at every level, holds fields of any
 type (computed fields too), `__typename`, and relations (to-one and to-many, with their own
 where, orderBy, limit and offset); aliases, fragments and @skip/@include as GraphQL resolves
-them; connections likewise, by graph/gql/compiled_connection.py. Anything else (relation
-aggregates) falls back to the reference path, per root field, without an error. Aggregate
-groups, at the root or under rows, skip graphql-core's completion too: graph/gql/group_encoder.py.
+them; connections likewise, by graph/gql/compiled_connection.py. Relation aggregates under
+a list's or a lookup's rows (not yet a connection's) add one statement each, for all the rows
+at once, whose groups take the place of the ids the rows' statement wrote
+(graph/gql/compiled_groups.py). Anything else (a connection's relation aggregates) falls back
+to the reference path, per root field, without an error. Aggregate groups, at the root or
+under rows, skip graphql-core's completion: graph/gql/group_encoder.py.
 With GRAPH_DEBUG the response's `extensions.paths` names the path of each root field.
 """
 
@@ -29,10 +32,17 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from graph.gql.prepared import PreparedOperation, answer_fragment
+from graph.gql.compiled_groups import (
+    GroupSite,
+    place_groups,
+    plan_site,
+    read_groups,
+    without_aggregates,
+)
+from graph.gql.prepared import PreparedOperation, answer_fragment, loaded_answer
 from graph.gql.selection import Planner
 from graph.plan import Read
-from graph.shape import Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
+from graph.shape import AggregateEntry, Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
 from graph.sql.compile import Compiler
 from graph.sql.response import MAX_KEYS, ResponseCompiler
 from graph.sql.slots import parameterized
@@ -50,12 +60,21 @@ ONE = "one"
 
 
 def shape_of(
-    planner: Planner, table: str, fields: dict[str, list[FieldNode]], read: Read
+    planner: Planner,
+    table: str,
+    fields: dict[str, list[FieldNode]],
+    read: Read,
+    sites: list[GroupSite] | None = None,
+    path: tuple[str, ...] = (),
 ) -> Shape | None:
     """The Shape of rows of `table` whose selection is `fields` and whose Read is `read`
-    (planned from the same selection), or None when something in it is not compiled."""
+    (planned from the same selection), or None when something in it is not compiled.
+    Relation aggregates are compiled when `sites` collects where their groups go
+    (graph/gql/compiled_groups.py; `path`: the response keys leading to these rows), in the
+    order the reference path runs them: those below this level's relations first."""
     info = planner.index[table]
     entries: list[Entry] = []
+    own_sites: list[GroupSite] = []
     for key, nodes in fields.items():
         name = nodes[0].name.value
         if name == "__typename":
@@ -66,14 +85,24 @@ def shape_of(
         elif name in info.relations:
             end = info.relations[name]
             child = next(c for c in read.children if c.key == key)
-            inner = shape_of(planner, end.target, planner.subfields(nodes), child.read)
+            subfields = planner.subfields(nodes)
+            inner = shape_of(planner, end.target, subfields, child.read, sites, (*path, key))
             if inner is None:
                 return None
             entries.append(LinkEntry(key, end, inner))
         else:
-            return None  # a relation's aggregate
+            aggregate = next((a for a in read.aggregates if a.key == key), None)
+            if sites is None or aggregate is None:
+                return None
+            site = plan_site(planner, table, path, key, nodes, aggregate)
+            if site is None:
+                return None
+            own_sites.append(site)
+            entries.append(AggregateEntry(key, aggregate.end))
     if len(entries) > MAX_KEYS:
         return None
+    if sites is not None:
+        sites += own_sites
     return Shape(tuple(entries))
 
 
@@ -94,10 +123,15 @@ async def answer(
     and the operation may be answered again without GraphQL: graph/gql/prepared.py)."""
     if not planner.settings.compiled:
         return None
-    shape = shape_of(planner, read.table, fields, read)
+    sites: list[GroupSite] = []
+    shape = shape_of(planner, read.table, fields, read, sites)
     if shape is None:
         return None
-    found = await (answer_one if one else answer_list)(context, read, shape, key if sole else None)
+    if sites:
+        found = await answer_with_groups(context, LIST if not one else ONE, read, shape, sites)
+    else:
+        sole_key = key if sole else None
+        found = await (answer_one if one else answer_list)(context, read, shape, sole_key)
     if found is not None:
         context.paths[key] = COMPILED
     return found
@@ -119,14 +153,51 @@ async def answer_one(
     return await _answer(context, ONE, read, shape, sole_key)
 
 
+async def answer_with_groups(
+    context: Any, kind: str, read: Read, shape: Shape, sites: list[GroupSite]
+) -> orjson.Fragment | None:
+    """A root field's answer whose rows hold relation aggregates: the rows' one statement,
+    then one per aggregate field, in one snapshot (graph/gql/compiled_groups.py); None when
+    the compiled path cannot give it. Never prepared: the answer takes several statements."""
+    text, _ = await _text(context, kind, without_aggregates(read), shape, None)
+    if text is NOT_RUN:
+        return None
+    if text is None:
+        return orjson.Fragment(b"null")  # a lookup that found nothing
+    answer = loaded_answer(text, shape)
+    if answer is None:
+        return None
+    found = await context.session.run(
+        lambda conn, compiler: read_groups(conn, compiler, answer, sites)
+    )
+    if not place_groups(answer, sites, found, context.graph.group_shaper):
+        return None
+    return orjson.Fragment(orjson.dumps(answer))
+
+
 async def _answer(
     context: Any, kind: str, read: Read, shape: Shape, sole_key: str | None
 ) -> orjson.Fragment | None:
-    """Run the one statement answering `read` as `shape`; its JSON as the reference path's
+    """The answer of the one statement answering `read` as `shape`, as the reference path's
     bytes. None when SQLite could not run it (execute_or_not_run: a statement too deep for
     its parser, whose stack is fixed before SQLite 3.46, is answered by the reference path's
     several shallower statements); likewise when the answer holds a null under a non-null
-    field (the reference path's error answers it).
+    field (the reference path's error answers it)."""
+    text, reusable_statement = await _text(context, kind, read, shape, sole_key)
+    if text is NOT_RUN:
+        return None
+    fragment = answer_fragment(text, shape)
+    if fragment is not None and sole_key is not None and reusable_statement is not None:
+        # The operation's whole answer is this statement's (graph/gql/prepared.py).
+        context.prepared = PreparedOperation(sole_key, reusable_statement, shape)
+    return fragment
+
+
+async def _text(
+    context: Any, kind: str, read: Read, shape: Shape, sole_key: str | None
+) -> tuple[Any, DriverStatement | None]:
+    """The JSON text of the one statement answering `read` as `shape` (or NOT_RUN), and the
+    statement when a later request may run it as it is.
 
     Two caches spare the building (graph/sql/statement_cache.py): the driver's text and
     parameters of an earlier request of the same Read (values included), run as they are;
@@ -164,14 +235,10 @@ async def _answer(
         cache.put(exact, sent[0])
         return text, sent[0]
 
-    text, reusable_statement = await context.session.run(run, alone=sole_key is not None)
-    if text is NOT_RUN:
-        return None
-    fragment = answer_fragment(text, shape)
-    if fragment is not None and sole_key is not None and reusable_statement is not None:
-        # The operation's whole answer is this statement's (graph/gql/prepared.py).
-        context.prepared = PreparedOperation(sole_key, reusable_statement, shape)
-    return fragment
+    found: tuple[Any, DriverStatement | None] = await context.session.run(
+        run, alone=sole_key is not None
+    )
+    return found
 
 
 def execute_or_not_run(

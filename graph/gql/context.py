@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from graph.drift import schema_mismatch
 from graph.errors import ServiceUnavailableError
+from graph.gql.group_shaper import GroupShaper
 from graph.gql.prepared import Prepared, PreparedOperations
 from graph.settings import Settings
 from graph.spec.model import Spec
@@ -62,6 +63,9 @@ class GraphContext:
     templates: Lru[Key, Select[Any]] = field(init=False)
     # Requests answered before, answered again without GraphQL (graph/gql/prepared.py).
     prepared: PreparedOperations = field(init=False)
+    # Relation aggregates' groups as their types read them, in compiled answers
+    # (graph/gql/compiled_groups.py).
+    group_shaper: GroupShaper = field(init=False)
 
     def __post_init__(self) -> None:
         self.index = build_index(self.spec)
@@ -90,6 +94,7 @@ class GraphContext:
         self.statements = StatementCache(self.engine, self.settings.statement_cache_size)
         self.templates = Lru(self.settings.statement_cache_size)
         self.prepared = PreparedOperations(self.settings.statement_cache_size)
+        self.group_shaper = GroupShaper(self.spec)
 
     @property
     def dialect(self) -> str:

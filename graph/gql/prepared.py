@@ -94,17 +94,26 @@ def answer_fragment(text: str | None, shape: Shape) -> orjson.Fragment | None:
     prepared operations alike): the database's JSON has its own spacing (PostgreSQL:
     `{"a" : 1}`) and number forms; read once and written again by orjson, it is byte for byte
     the reference path's. No text (a lookup that found nothing) is null. None when the
-    answer holds a null under a non-null field of `shape`: GraphQL answers that with an
-    error, which is the reference path's to give."""
+    answer holds a null under a non-null field of `shape` (loaded_answer)."""
     if text is None:
         return orjson.Fragment(b"null")
+    answer = loaded_answer(text, shape)
+    if answer is None:
+        return None
+    return orjson.Fragment(orjson.dumps(answer))
+
+
+def loaded_answer(text: str, shape: Shape) -> Any:
+    """A compiled statement's JSON text (a list or an object) read as the reference path
+    reads values; None when it holds a null under a non-null field of `shape`: GraphQL
+    answers that with an error, which is the reference path's to give."""
     # A json field's document may hold integers beyond 64 bits or beyond doubles (PostgreSQL's
     # jsonb keeps them): they are read as the reference path reads them (load_json).
     answer = load_json(text) if shape.holds_json else orjson.loads(text)
     # Most answers have no null at all: the walk is for those that do.
     if "null" in text and shape.null_where_non_null(answer):
         return None
-    return orjson.Fragment(orjson.dumps(answer))
+    return answer
 
 
 class PreparedOperations(Lru[bytes, Prepared]):

@@ -6,8 +6,10 @@ PostgreSQL builds each row as a record whose columns are named by the response k
 (row_to_json, and array_to_json of an ARRAY of records for lists), SQLite with json_object and
 json_group_array; relations are correlated subqueries (per parent row: its links, the
 relation's filter, order, offset and limit), so the statement count no longer grows with the
-relations asked for. Filters, orders and link conditions are the reference compiler's own
-(graph/sql/compile.py): the rows are the same, only their form differs.
+relations asked for. A relation's aggregate is the row's id here: its groups come from its
+own statement (graph/gql/compiled_groups.py). Filters, orders and link conditions are the
+reference compiler's own (graph/sql/compile.py): the rows are the same, only their form
+differs.
 
 Values (what the reference path's scalars serialize to): enums by their GraphQL name, BigInt
 as a string of digits, DateTime as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, Date as `YYYY-MM-DD`,
@@ -41,7 +43,7 @@ from sqlalchemy import (
 
 from graph import naming
 from graph.plan import ChildRead, Read
-from graph.shape import FieldEntry, LinkEntry, Shape, TypenameEntry
+from graph.shape import AggregateEntry, Entry, LinkEntry, Shape, TypenameEntry
 from graph.spec.model import FieldSpec, FieldType, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
@@ -198,16 +200,15 @@ class ResponseCompiler:
         return [func.json_object(*pairs).label(OBJECT)]
 
     def _value(
-        self,
-        entry: FieldEntry | TypenameEntry | LinkEntry,
-        read: Read,
-        table: TableSpec,
-        source: FromClause,
-        level: int,
+        self, entry: Entry, read: Read, table: TableSpec, source: FromClause, level: int
     ) -> Any:
         if isinstance(entry, TypenameEntry):
             return literal(entry.type_name)
-        if isinstance(entry, FieldEntry):
+        if isinstance(entry, AggregateEntry):
+            # The row's id, by which the aggregate's own statement finds its groups
+            # (graph/gql/compiled_groups.py puts them in its place).
+            return source.c.id
+        if not isinstance(entry, LinkEntry):
             if entry.field.computed is not None:
                 # A computed field's SQL is made anew for each statement (it may hold the
                 # request's moment): not cached.

@@ -1,0 +1,94 @@
+"""Relation aggregates in compiled answers (graph/gql/compiled_groups.py): the rows' one
+statement and one statement per aggregate field, answering byte for byte what the reference
+path answers, errors included, on SQLite and PostgreSQL. The generated documents of the
+relation-aggregate differential are compared with the reference path in
+tests/test_group_encoder.py and with the independent model in
+tests/test_aggregate_relations_differential.py; these are hand-picked ones.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.settings import Settings
+from tests import test_differential as differential
+from tests.api import Api
+from tests.test_compiled import body, compiled_api, same_bytes
+from tests.test_differential import FIXED_NOW, Backend, World
+
+# The differential test's world (its databases and adversarial rows), as fixtures here too.
+world = differential.world
+own_loop = differential.own_loop
+
+# Aggregates at the root's rows, below a to-many relation, below a to-one relation (the same
+# playbook under several runs), in a lookup, in a lookup that finds nothing; aliases of one
+# aggregate with other arguments, per-parent limits, a fragment and __typename.
+DOCUMENT = """
+query($status: ExecutionLogStatus!) {
+  playbooks(orderBy: [{playbookName: ASC}], limit: 12) {
+    playbookName
+    executionsAggregate { count p95: percentile(p: 0.95) { durationMs } }
+    failed: executionsAggregate(where: {status: {eq: $status}}) { ...Counted }
+    byStatus: executionsAggregate(groupBy: [{field: STATUS}], orderBy: [{count: DESC}],
+                                  limit: 2, offset: 1) { key { status } count }
+    executions(orderBy: [{startedAt: DESC}], limit: 3) {
+      executionId
+      relatedFeedbackAggregate { count max { priority } }
+      playbook { playbookName executionsAggregate { count } }
+    }
+  }
+  log: executionLog(id: 2) {
+    executionId
+    relatedFeedbackAggregate(groupBy: [{field: STATUS}]) { __typename key { status } count }
+  }
+  none: executionLog(executionId: "no such run") { relatedFeedbackAggregate { count } }
+}
+fragment Counted on ExecutionLogGroup { count avg { durationMs } min { startedAt } }
+"""
+# Statements per root field: its rows' one, and one per aggregate field of rows it found.
+STATEMENTS = {"playbooks": 6, "log": 2, "none": 1}
+
+
+def test_relation_aggregates_are_compiled_and_the_same_bytes(world: World) -> None:
+    if world.name != "grace":
+        pytest.skip("the document is of the shipped tables")
+    for status in ("FAILED", "SUCCEEDED"):
+        same_bytes(world, DOCUMENT, {"status": status})
+    for backend in world.backends:
+        api = compiled_api(backend)
+        with api.counter.watching(backend.db.engine) as counter:
+            answer = world.loop.run_until_complete(api.post(DOCUMENT, {"status": "FAILED"}))
+        assert "errors" not in answer, answer
+        assert answer["extensions"]["paths"] == dict.fromkeys(STATEMENTS, "compiled")
+        assert counter.count == sum(STATEMENTS.values()), counter.statements
+        data = answer["data"]
+        assert data["none"] is None and data["log"]["relatedFeedbackAggregate"]
+        assert all(p["executionsAggregate"][0]["count"] >= 0 for p in data["playbooks"])
+        assert any(
+            e["relatedFeedbackAggregate"] for p in data["playbooks"] for e in p["executions"]
+        )
+
+
+def limited_api(backend: Backend, *, compiled: bool) -> Api:
+    """An app allowing one group, with or without the compiled path."""
+    graph = backend.api.graph
+    settings = Settings(max_nodes=10**15, max_groups=1, compiled=compiled)
+    return Api(backend.db, graph.spec, graph.catalog, settings, clock=lambda: FIXED_NOW)
+
+
+def test_too_many_groups_is_the_reference_paths_error(world: World) -> None:
+    """More groups than GRAPH_MAX_GROUPS over the parent rows: both paths answer the same
+    LIMIT_EXCEEDED error at the root field, from the aggregate met first in the reference
+    path's order (below the relations first)."""
+    if world.name != "grace":
+        pytest.skip("the document is of the shipped tables")
+    document = """{ playbooks(limit: 5) { playbookName
+        executionsAggregate(groupBy: [{field: STATUS}]) { count }
+        executions(limit: 2) { relatedFeedbackAggregate(groupBy: [{field: STATUS}]) { count } }
+    } }"""
+    for backend in world.backends:
+        fast = limited_api(backend, compiled=True)
+        slow = limited_api(backend, compiled=False)
+        expected = body(slow, world, document, {})
+        assert body(fast, world, document, {}) == expected
+        assert b"LIMIT_EXCEEDED" in expected, expected
