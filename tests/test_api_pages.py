@@ -87,3 +87,38 @@ async def test_cursor_from_another_ordering_is_refused(api: Api) -> None:
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     error = await api.error('{ executionLogsConnection(after: "garbage") { nodes { id } } }')
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+# Under `nodes` and `edges { node }`, one response key reads a relation (and, deeper, another
+# relation and an aggregate) with other arguments: GraphQL answers each branch as asked.
+BRANCH = """
+    executions(orderBy: [{startedAt: DESC}], limit: %(runs)d) {
+        executionId
+        relatedFeedback(limit: %(tickets)d) { ticketId }
+    }
+    executionsAggregate(groupBy: [{field: STATUS}], limit: %(groups)d) { key { status } count }
+"""
+NARROW = BRANCH % {"runs": 1, "tickets": 1, "groups": 1}
+WIDE = BRANCH % {"runs": 3, "tickets": 4, "groups": 5}
+
+
+async def test_each_branch_of_a_connection_reads_its_own_arguments(api: Api) -> None:
+    async def connection(selection: str) -> dict[str, Any]:
+        document = f"{{ playbooksConnection(first: 4) {{ totalCount {selection} }} }}"
+        found: dict[str, Any] = (await api.data(document))["playbooksConnection"]
+        return found
+
+    nodes_alone = await connection(f"nodes {{ playbookName {NARROW} }}")
+    edges_alone = await connection(f"edges {{ cursor node {{ playbookName {WIDE} }} }}")
+    for selection in (
+        f"nodes {{ playbookName {NARROW} }} edges {{ cursor node {{ playbookName {WIDE} }} }}",
+        f"edges {{ cursor node {{ playbookName {WIDE} }} }} nodes {{ playbookName {NARROW} }}",
+    ):
+        both = await connection(selection)
+        assert both["nodes"] == nodes_alone["nodes"], selection
+        assert both["edges"] == edges_alone["edges"], selection
+        assert both["totalCount"] == nodes_alone["totalCount"]
+    # The seed links several runs, tickets and statuses to these playbooks: the branches differ.
+    assert [p["executions"] for p in nodes_alone["nodes"]] != [
+        e["node"]["executions"] for e in edges_alone["edges"]
+    ]

@@ -7,12 +7,13 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLResolveInfo
 
+from graph.aggregate import ChildAggregate
 from graph.cursors import decode_cursor, encode_cursor, order_signature
 from graph.errors import UserInputError
 from graph.gql import compiled, compiled_connection
 from graph.gql.context import RequestContext
 from graph.gql.selection import Planner
-from graph.plan import Compare, Page, Rows
+from graph.plan import ChildRead, Compare, Page, Read, Rows
 from graph.sql.execute import fetch_rows, sort_values
 
 
@@ -81,13 +82,19 @@ def named(fields: dict[str, list[FieldNode]], name: str) -> list[FieldNode]:
     return [node for found in fields.values() for node in found if node.name.value == name]
 
 
-def _node_fields(planner: Planner, nodes: list[FieldNode]) -> dict[str, list[FieldNode]]:
-    """The row fields asked for under `edges { node }` and under `nodes`, merged."""
+def _branches(
+    planner: Planner, nodes: list[FieldNode]
+) -> tuple[dict[str, list[FieldNode]], dict[str, list[FieldNode]]]:
+    """The row fields asked for under `edges { node }`, and under `nodes`."""
     top = planner.subfields(nodes)
-    merged: dict[str, list[FieldNode]] = {}
     edges = planner.subfields(named(top, "edges"))
-    sources = [named(edges, "node"), named(top, "nodes")]
-    for fields in (planner.subfields(source) for source in sources):
+    return planner.subfields(named(edges, "node")), planner.subfields(named(top, "nodes"))
+
+
+def _merged(*branches: dict[str, list[FieldNode]]) -> dict[str, list[FieldNode]]:
+    """The row fields of both branches: one Read fetches the page for both."""
+    merged: dict[str, list[FieldNode]] = {}
+    for fields in branches:
         for key, found in fields.items():
             known = merged.setdefault(key, [])
             if known and known[0].name.value != found[0].name.value:
@@ -98,10 +105,43 @@ def _node_fields(planner: Planner, nodes: list[FieldNode]) -> dict[str, list[Fie
     return merged
 
 
+def _apart(
+    planner: Planner,
+    table: str,
+    branches: tuple[dict[str, list[FieldNode]], dict[str, list[FieldNode]]],
+    args: dict[str, Any],
+    key: str,
+) -> tuple[Read, Read] | None:
+    """The Reads of `edges { node }` and of `nodes` apart, when both name a relation or a
+    relation's aggregate by one response key but read it otherwise (other arguments or
+    fields, at any depth). GraphQL answers each as asked; one Read planned from both would
+    answer one of them as the other. None when one Read serves both (the common case)."""
+    edge_fields, node_fields = branches
+    if not (edge_fields.keys() & node_fields.keys()):
+        return None
+    reads = [planner.read(table, fields, args, (key,)) for fields in branches]
+    edges_linked, nodes_linked = (_linked(r) for r in reads)
+    shared = edges_linked.keys() & nodes_linked.keys()
+    if all(edges_linked[k] == nodes_linked[k] for k in shared):
+        return None
+    return reads[0], reads[1]
+
+
+def _linked(read: Read) -> dict[str, ChildRead | ChildAggregate]:
+    """A Read's relations and relations' aggregates, by response key."""
+    return {
+        **{child.key: child for child in read.children},
+        **{aggregate.key: aggregate for aggregate in read.aggregates},
+    }
+
+
 async def resolve_connection(table: str, info: GraphQLResolveInfo[Any]) -> dict[str, Any] | Any:
     raw, planner, key, args = _root(info)
     nodes = list(raw.field_nodes)
-    read = planner.read(table, _node_fields(planner, nodes), {**args, "limit": None}, (key,))
+    branches = _branches(planner, nodes)
+    page_args = {**args, "limit": None}
+    read = planner.read(table, _merged(*branches), page_args, (key,))
+    apart = _apart(planner, table, branches, page_args, key)
     first = planner.page_size(args.get("first"), (key, "first"))
     signature = order_signature(table, read.order)
     after = None
@@ -111,14 +151,26 @@ async def resolve_connection(table: str, info: GraphQLResolveInfo[Any]) -> dict[
         n.name.value for f in planner.subfields(nodes).values() for n in f
     }
     page = Page(first=first, after=after, want_total=wants_total)
-    answer = await compiled_connection.answer_connection(
-        planner, info.context, key, nodes, read, page, signature, sole=only_root_field(info)
-    )
-    if answer is not None:
-        return answer
-    rows = await info.context.session.run(
-        lambda conn, compiler: fetch_rows(conn, compiler, read, page)
-    )
+    if apart is None:
+        answer = await compiled_connection.answer_connection(
+            planner, info.context, key, nodes, read, page, signature, sole=only_root_field(info)
+        )
+        if answer is not None:
+            return answer
+        rows = await info.context.session.run(
+            lambda conn, compiler: fetch_rows(conn, compiler, read, page)
+        )
+        node_rows = rows.items
+    else:
+        # The page twice, in one snapshot: the same rows, each with its branch's relations.
+        edges_read, nodes_read = apart
+        rows, nodes_page = await info.context.session.run(
+            lambda conn, compiler: (
+                fetch_rows(conn, compiler, edges_read, page),
+                fetch_rows(conn, compiler, nodes_read, replace(page, want_total=False)),
+            )
+        )
+        node_rows = nodes_page.items
     count = len(read.order)
     edges = [
         {"cursor": encode_cursor(signature, sort_values(row, count)), "node": row}
@@ -126,7 +178,7 @@ async def resolve_connection(table: str, info: GraphQLResolveInfo[Any]) -> dict[
     ]
     return {
         "edges": edges,
-        "nodes": rows.items,
+        "nodes": node_rows,
         "page_info": {
             "has_next_page": rows.has_more,
             "has_previous_page": after is not None,
