@@ -69,10 +69,10 @@ def test_relation_aggregates_are_compiled_and_the_same_bytes(world: World) -> No
         )
 
 
-def limited_api(backend: Backend, *, compiled: bool) -> Api:
-    """An app allowing one group, with or without the compiled path."""
+def limited_api(backend: Backend, *, compiled: bool, max_groups: int = 1) -> Api:
+    """An app allowing `max_groups` groups, with or without the compiled path."""
     graph = backend.api.graph
-    settings = Settings(max_nodes=10**15, max_groups=1, compiled=compiled)
+    settings = Settings(max_nodes=10**15, max_groups=max_groups, compiled=compiled)
     return Api(backend.db, graph.spec, graph.catalog, settings, clock=lambda: FIXED_NOW)
 
 
@@ -92,3 +92,76 @@ def test_too_many_groups_is_the_reference_paths_error(world: World) -> None:
         expected = body(slow, world, document, {})
         assert body(fast, world, document, {}) == expected
         assert b"LIMIT_EXCEEDED" in expected, expected
+
+
+# A connection's nodes and edges with relation aggregates, one selection written two ways
+# (equal Shapes whose groups are written with other keys).
+CONNECTION = """
+{
+  playbooksConnection(orderBy: [{playbookName: DESC}], first: 6) {
+    totalCount
+    nodes { playbookName executionsAggregate { count } }
+    edges {
+      cursor
+      node {
+        playbookName
+        executionsAggregate { n: count }
+        executions(limit: 2) { executionId relatedFeedbackAggregate { count } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+def test_a_connections_relation_aggregates_are_compiled_and_the_same_bytes(world: World) -> None:
+    if world.name != "grace":
+        pytest.skip("the document is of the shipped tables")
+    same_bytes(world, CONNECTION, {})
+    for backend in world.backends:
+        api = compiled_api(backend)
+        with api.counter.watching(backend.db.engine) as counter:
+            answer = world.loop.run_until_complete(api.post(CONNECTION, {}))
+        assert "errors" not in answer, answer
+        assert answer["extensions"]["paths"] == {"playbooksConnection": "compiled"}
+        # The page; the nodes' aggregate; the edges' two (their own, and their runs').
+        assert counter.count == 4, counter.statements
+        found = answer["data"]["playbooksConnection"]
+        assert [node["executionsAggregate"][0]["count"] for node in found["nodes"]] == [
+            edge["node"]["executionsAggregate"][0]["n"] for edge in found["edges"]
+        ]
+
+
+def test_too_many_groups_counts_the_rows_answered(world: World) -> None:
+    """GRAPH_MAX_GROUPS counts the groups of the parent rows in the answer. Below a relation
+    through a list column paged per ticket (`workOrders(limit: 1)`, paged in Python by the
+    reference path), the rows the page cut are not parents: both paths answer with exactly as
+    many groups allowed as the answer holds, and refuse one fewer."""
+    if world.name != "grace":
+        pytest.skip("the document is of the shipped tables")
+    document = """{ feedbackTickets(orderBy: [{ticketId: ASC}], limit: 60) { ticketId
+        workOrders(orderBy: [{workOrderId: ASC}], limit: 1) { workOrderId
+            executionsAggregate(groupBy: [{field: STATUS}]) { count } } } }"""
+    every = "{ feedbackTickets(orderBy: [{ticketId: ASC}], limit: 60) { workOrders { id } } }"
+    for backend in world.backends:
+        data = world.loop.run_until_complete(compiled_api(backend).post(document, {}))["data"]
+        kept = {
+            order["workOrderId"]: len(order["executionsAggregate"])
+            for ticket in data["feedbackTickets"]
+            for order in ticket["workOrders"]
+        }
+        groups = sum(kept.values())
+        linked = world.loop.run_until_complete(compiled_api(backend).post(every, {}))["data"]
+        # The page cut some linked work orders, which have runs of their own.
+        assert any(len(t["workOrders"]) > 1 for t in linked["feedbackTickets"])
+        assert groups > 1
+        for allowed, refused in ((groups, False), (groups - 1, True)):
+            answers = [
+                body(
+                    limited_api(backend, compiled=compiled, max_groups=allowed), world, document, {}
+                )
+                for compiled in (True, False)
+            ]
+            assert answers[0] == answers[1]
+            assert (b"LIMIT_EXCEEDED" in answers[0]) is refused, (allowed, answers[0][:300])

@@ -14,11 +14,12 @@ What is compiled today: root list fields (`executionLogs(...)`) and lookups
 type (computed fields too), `__typename`, and relations (to-one and to-many, with their own
 where, orderBy, limit and offset); aliases, fragments and @skip/@include as GraphQL resolves
 them; connections likewise, by graph/gql/compiled_connection.py. Relation aggregates under
-a list's or a lookup's rows (not yet a connection's) add one statement each, for all the rows
-at once, whose groups take the place of the ids the rows' statement wrote
-(graph/gql/compiled_groups.py). Anything else (a connection's relation aggregates) falls back
-to the reference path, per root field, without an error. Aggregate groups, at the root or
-under rows, skip graphql-core's completion: graph/gql/group_encoder.py.
+the rows add one statement each, for all the rows at once, whose groups take the place of the
+ids the rows' statement wrote (graph/gql/compiled_groups.py). Anything else (an object of more
+than MAX_KEYS keys, a connection whose `nodes` and `edges { node }` read one relation
+otherwise) falls back to the reference path, per root field, without an error. Aggregate
+groups, at the root or under rows, skip graphql-core's completion:
+graph/gql/group_encoder.py.
 With GRAPH_DEBUG the response's `extensions.paths` names the path of each root field.
 """
 

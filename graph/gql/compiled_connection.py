@@ -8,7 +8,9 @@ and errors, graph/gql/resolvers.py) -> shape (PageShape below: the connection's 
 Shape per distinct node selection, or None when something is not compiled) -> compile
 (graph/sql/page_response.py) -> execute -> assemble. Cursors are encoded from the sort values
 the statement returns through SQLAlchemy's types, by the reference path's own encoder
-(graph/cursors.py): the same text.
+(graph/cursors.py): the same text. The nodes' relation aggregates are put in place after the
+page is read, one statement per aggregate field (graph/gql/compiled_groups.py); such a
+connection is not prepared.
 
 A connection's statement is kept, for the same Read, PageShape and Page, as SQLAlchemy's
 statement (not the driver's text, as the statement cache keeps for JSON values): its sort
@@ -29,7 +31,9 @@ from sqlalchemy import Connection, Select
 
 from graph import naming
 from graph.cursors import encode_cursor
+from graph.errors import LimitExceededError, OutOfRangeError
 from graph.gql.compiled import COMPILED, NOT_RUN, execute_or_not_run, shape_of
+from graph.gql.compiled_groups import GroupSite, place_groups, read_groups, without_aggregates
 from graph.gql.prepared import read_alone
 from graph.gql.selection import Planner
 from graph.plan import Page, Read
@@ -80,19 +84,29 @@ class PageShape:
 
 
 def page_shape(
-    planner: Planner, table: str, nodes: list[FieldNode], read: Read
+    planner: Planner,
+    table: str,
+    nodes: list[FieldNode],
+    read: Read,
+    node_sites: list[list[GroupSite]],
 ) -> PageShape | None:
     """The PageShape of a connection field (`nodes`: its field nodes) whose Read is `read`,
-    or None when something in its selection is not compiled."""
+    or None when something in its selection is not compiled. `node_sites` receives, per node
+    Shape, its relation aggregates (graph/gql/compiled_groups.py)."""
     type_name = planner.index[table].spec.type_name
     shapes: list[Shape] = []
 
     def node_index(found: list[FieldNode]) -> int | None:
-        shape = shape_of(planner, table, planner.subfields(found), read)
+        sites: list[GroupSite] = []
+        shape = shape_of(planner, table, planner.subfields(found), read, sites)
         if shape is None:
             return None
-        if shape not in shapes:
+        # A Shape with relation aggregates is never shared: its groups' encoders are its
+        # selection's own (`{ count }` and `{ n: count }` are equal Shapes).
+        if sites or shape not in shapes:
             shapes.append(shape)
+            node_sites.append(sites)
+            return len(shapes) - 1
         return shapes.index(shape)
 
     parts: list[Part] = []
@@ -162,9 +176,13 @@ async def answer_connection(
     field: the reference path answers then. `signature`: the ordering's, for cursors."""
     if not planner.settings.compiled:
         return None
-    shape = page_shape(planner, read.table, nodes, read)
+    node_sites: list[list[GroupSite]] = []
+    shape = page_shape(planner, read.table, nodes, read, node_sites)
     if shape is None:
         return None
+    grouped = any(node_sites)
+    if grouped:
+        read = without_aggregates(read)
 
     graph = context.graph
     # The statement built for the same page of the same Read but its comparison values and
@@ -192,14 +210,19 @@ async def answer_connection(
         graph.templates.put(template_key, statement)
         return rows, statement
 
-    rows, statement = await context.session.run(run, alone=sole)
+    # With relation aggregates, their statements must see the page's snapshot.
+    rows, statement = await context.session.run(run, alone=sole and not grouped)
     if rows is NOT_RUN:
         return None
-    fragment = page_fragment(shape, read, page, signature, rows)
-    if fragment is None:
+    assembled = _assemble(shape, read, page, signature, rows)
+    if assembled is None:
         return None
+    answer, objects = assembled
+    if grouped and not await _place_groups(context, objects, node_sites):
+        return None
+    fragment = orjson.Fragment(orjson.dumps(answer))
     context.paths[key] = COMPILED
-    if sole and statement is not None:
+    if sole and statement is not None and not grouped:
         # The operation's whole answer is this page's (graph/gql/prepared.py).
         context.prepared = PreparedPage(key, statement, parameters, shape, read, page, signature)
     return fragment
@@ -235,20 +258,42 @@ class PreparedPage:
         return page_fragment(self.shape, self.read, self.page, self.signature, rows)
 
 
+async def _place_groups(
+    context: Any, objects: list[list[Any]], node_sites: list[list[GroupSite]]
+) -> bool:
+    """Each node Shape's relation aggregates put in place in its objects (one statement per
+    aggregate field, in the page's snapshot); False when the reference path must answer: a
+    group graphql-core would refuse, or an aggregate's error (GRAPH_MAX_GROUPS, a number
+    beyond its range), which the reference path meets in its own order."""
+    try:
+        found = await context.session.run(
+            lambda conn, compiler: [
+                read_groups(conn, compiler, objects[i], sites) for i, sites in enumerate(node_sites)
+            ]
+        )
+    except (LimitExceededError, OutOfRangeError):
+        return False
+    shaper = context.graph.group_shaper
+    return all(
+        place_groups(objects[i], sites, found[i], shaper) for i, sites in enumerate(node_sites)
+    )
+
+
 def page_fragment(
     shape: PageShape, read: Read, page: Page, signature: str, rows: Sequence[Any]
 ) -> orjson.Fragment | None:
     """The connection's answer from its page's rows, encoded; None when a node holds a null
     under a non-null field."""
-    answer = _assemble(shape, read, page, signature, rows)
-    return None if answer is None else orjson.Fragment(orjson.dumps(answer))
+    assembled = _assemble(shape, read, page, signature, rows)
+    return None if assembled is None else orjson.Fragment(orjson.dumps(assembled[0]))
 
 
 def _assemble(
     shape: PageShape, read: Read, page: Page, signature: str, rows: Sequence[Any]
-) -> dict[str, Any] | None:
-    """The connection's answer from the page's rows; None when a node holds a null under a
-    non-null field (GraphQL's error is the reference path's to give)."""
+) -> tuple[dict[str, Any], list[list[Any]]] | None:
+    """The connection's answer from the page's rows, and the node objects of each node Shape
+    in it; None when a node holds a null under a non-null field (GraphQL's error is the
+    reference path's to give)."""
     total = rows[0][TOTAL] if page.want_total else None
     if page.want_total:
         rows = [row for row in rows if row["id"] is not None]  # the count's row of nulls
@@ -287,7 +332,7 @@ def _assemble(
             answer[key] = [_edge(detail, objects, cursors, i) for i in range(len(rows))]
         else:
             answer[key] = {info_key: info[name] for info_key, name in detail}
-    return answer
+    return answer, objects
 
 
 def _edge(

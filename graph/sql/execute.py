@@ -81,6 +81,11 @@ def _fetch_child(
             parent[key] = _page(_in_query_order(groups, values, position), read)
         else:
             parent[key] = groups.get(values[0], []) if values else []
+    if statement.page_in_python:
+        # Only the rows a page kept are parents below: the relations and aggregates of the
+        # others would be read for nothing, and GRAPH_MAX_GROUPS counts the groups of the
+        # rows answered (as the compiled path does, graph/gql/compiled_groups.py).
+        loaded = list({id(row): row for parent in parents for row in parent[key]}.values())
     fetch_children(conn, compiler, read, loaded)
 
 
