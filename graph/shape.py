@@ -94,6 +94,25 @@ class Shape:
         )
 
     @cached_property
+    def holds_float(self) -> bool:
+        """Whether a float field (or a list of floats) is selected at any depth: the
+        database's digits and orjson's differ where an exponent is written
+        (graph/gql/prepared.py, answer_fragment)."""
+        return any(
+            (isinstance(e, FieldEntry) and FieldType.FLOAT in (e.field.type, e.field.of))
+            or (isinstance(e, LinkEntry) and e.shape.holds_float)
+            for e in self.entries
+        )
+
+    @cached_property
+    def longest_key(self) -> int:
+        """The longest response key at any depth, in bytes (graph/sql/response.py builds an
+        object whose keys are all within PostgreSQL's column names as a record)."""
+        own = (len(e.key.encode()) for e in self.entries)
+        linked = (e.shape.longest_key for e in self.entries if isinstance(e, LinkEntry))
+        return max((*own, *linked), default=0)
+
+    @cached_property
     def _non_null(
         self,
     ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, Shape], ...]]:

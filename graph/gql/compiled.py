@@ -45,7 +45,7 @@ from graph.gql.selection import Planner
 from graph.plan import Read
 from graph.shape import AggregateEntry, Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
 from graph.sql.compile import Compiler
-from graph.sql.response import MAX_KEYS, ResponseCompiler
+from graph.sql.response import MAX_KEYS, ResponseCompiler, final_text
 from graph.sql.slots import parameterized
 from graph.sql.statement_cache import DriverStatement, StatementCache, recording
 
@@ -187,7 +187,7 @@ async def _answer(
     text, reusable_statement = await _text(context, kind, read, shape, sole_key)
     if text is NOT_RUN:
         return None
-    fragment = answer_fragment(text, shape)
+    fragment = answer_fragment(text, shape, final_text(context.graph.dialect, shape))
     if fragment is not None and sole_key is not None and reusable_statement is not None:
         # The operation's whole answer is this statement's (graph/gql/prepared.py).
         context.prepared = PreparedOperation(sole_key, reusable_statement, shape)

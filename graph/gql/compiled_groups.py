@@ -13,9 +13,9 @@ such a request's time.
 The statements run in the reference path's order (the aggregates below a level's relations,
 in the relations' order, before the level's own), so a request that exceeds GRAPH_MAX_GROUPS
 or a number's range in two places meets the same error first (a connection, whose two
-branches may each hold aggregates, leaves such errors to the reference path). Groups graphql-core would answer
-with an error (a null under a non-null field, a value a scalar refuses) go to the reference
-path, which gives that error at its path.
+branches may each hold aggregates, leaves such errors to the reference path). Groups
+graphql-core would answer with an error (a null under a non-null field, a value a scalar
+refuses) go to the reference path, which gives that error at its path.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ A query whose one root field the compiled path answered with a reusable statemen
 request moment in it, graph/sql/statement_cache.py) is, for the same request body, the same
 statement again: parsing, validation, cost checks, planning and execution would all come to
 the same result. The endpoint (graph/http/endpoint.py) keeps such requests by a digest of
-their method and raw body (or query string); when the same request comes again it runs the
-statement and writes `{"data": {<key>: <answer>}}` itself: the bytes the full path writes.
+their method and raw body (or query string); when the same request comes again (a POST: before
+its body is parsed) it runs the statement and writes `{"data": {<key>: <answer>}}` itself: the
+bytes the full path writes.
 
 Anything else goes the full way: a request first seen, with errors, of several root fields,
 holding the moment; and a prepared request whose statement fails: the full path then answers
@@ -17,6 +18,7 @@ statement) or recovers, and the operation is forgotten until it succeeds again.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -26,6 +28,7 @@ import orjson
 
 from graph.shape import Shape
 from graph.sql.engine import load_json
+from graph.sql.response import final_text
 from graph.sql.statement_cache import DriverStatement, Lru
 
 if TYPE_CHECKING:
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# A number written with an exponent (PostgreSQL's float output: `1e-05`, `1.5e+16`).
+_EXPONENT = re.compile(r"\de[+-]")
 # Bodies beyond this are not kept (a digest costs little, but such requests are rare).
 MAX_PREPARED_BYTES = 64 * 1024
 
@@ -78,7 +83,7 @@ class PreparedOperation:
             # A timeout, a lost database, a changed table: the full path reports it as it
             # does for any request (the endpoint forgets this operation first).
             return None
-        return answer_fragment(text, self.shape)
+        return answer_fragment(text, self.shape, final_text(graph.dialect, self.shape))
 
 
 def read_alone(graph: GraphContext, work: Callable[[Connection], T]) -> T:
@@ -89,18 +94,30 @@ def read_alone(graph: GraphContext, work: Callable[[Connection], T]) -> T:
         return work(conn)
 
 
-def answer_fragment(text: str | None, shape: Shape) -> orjson.Fragment | None:
+def answer_fragment(text: str | None, shape: Shape, final: bool = False) -> orjson.Fragment | None:
     """A compiled statement's JSON text as the client gets it (graph/gql/compiled.py and the
     prepared operations alike): the database's JSON has its own spacing (PostgreSQL:
     `{"a" : 1}`) and number forms; read once and written again by orjson, it is byte for byte
-    the reference path's. No text (a lookup that found nothing) is null. None when the
-    answer holds a null under a non-null field of `shape` (loaded_answer)."""
+    the reference path's. `final` (graph/sql/response.py final_text): the text is orjson's
+    already, and goes as it is unless it holds a null (checked) or, with floats, a digit
+    before an exponent (PostgreSQL's `1e-05` is orjson's `0.00001`; a string holding such
+    text is read and written again too, which changes nothing). No text (a lookup that found
+    nothing) is null. None when the answer holds a null under a non-null field of `shape`
+    (loaded_answer)."""
     if text is None:
         return orjson.Fragment(b"null")
+    if final and sent_as_is(text, shape):
+        return orjson.Fragment(text)
     answer = loaded_answer(text, shape)
     if answer is None:
         return None
     return orjson.Fragment(orjson.dumps(answer))
+
+
+def sent_as_is(text: str, shape: Shape) -> bool:
+    """Whether a final text (answer_fragment) goes to the client as it is: no null in it to
+    check, and no float written with an exponent."""
+    return "null" not in text and not (shape.holds_float and _EXPONENT.search(text) is not None)
 
 
 def loaded_answer(text: str, shape: Shape) -> Any:
@@ -116,7 +133,16 @@ def loaded_answer(text: str, shape: Shape) -> Any:
     return answer
 
 
-class PreparedOperations(Lru[bytes, Prepared]):
+@dataclass(frozen=True)
+class KeptRequest:
+    """What is kept of a request answered by a prepared operation: the operation, and the
+    `operationName` it gave (for the request log: the request is not parsed again)."""
+
+    prepared: Prepared
+    operation_name: str | None
+
+
+class PreparedOperations(Lru[bytes, KeptRequest]):
     """Prepared operations by the digest of their request."""
 
     def digest(self, method: str, raw: bytes) -> bytes | None:
@@ -131,9 +157,11 @@ class PreparedOperations(Lru[bytes, Prepared]):
         request too, and keeps it again once it succeeds."""
         self.pop(digest)
 
-    def record(self, digest: bytes, result: Any, prepared: Prepared | None) -> None:
+    def record(
+        self, digest: bytes, result: Any, prepared: Prepared | None, operation_name: str | None
+    ) -> None:
         """Keep `prepared` for `digest` when the operation's result was its field alone."""
         if prepared is None or result.errors or not isinstance(result.data, dict):
             return
         if list(result.data) == [prepared.key]:
-            self.put(digest, prepared)
+            self.put(digest, KeptRequest(prepared, operation_name))

@@ -3,6 +3,9 @@
 read and check the request (graph/http/protocol.py) -> run it (the strawberry schema, with the
 request's context) -> encode the result in the media type negotiated. A request refused on the
 way answers a GraphQL error body with a status and a stable code; nothing reaches the database.
+A POST body a prepared operation answered before (graph/gql/prepared.py) is answered again as
+soon as its headers are checked and it is read: it parsed and passed the document's checks
+then, and would again.
 """
 
 from __future__ import annotations
@@ -96,10 +99,44 @@ class GraphQLEndpoint:
             if self._wants_ide(request):
                 return HTMLResponse(self.ide_html)
             media = response_media_type(request.headers.get("accept"))
-            graphql_request = await self._read(request)
+            if request.method == "POST":
+                check_post_headers(
+                    request.headers.get("content-type"), request.headers.get("content-encoding")
+                )
+                raw = await self._body(request)
+                # A body answered before by a prepared operation is answered again before it
+                # is parsed: it parsed and passed the checks below then, and would again.
+                digest = self.graph.prepared.digest("POST", raw)
+                again = await self._answer_again(digest, request.scope, media)
+                if again is not None:
+                    return again
+                graphql_request = parse_post_body(raw, self.settings.max_json_depth)
+            else:
+                graphql_request = self._read_get(request)
+                digest = self.graph.prepared.digest("GET", request.url.query.encode())
+            self._check_document(graphql_request)
         except TransportError as refusal:
             return self.refusal(refusal, media, request_id)
-        return await self._run(request, graphql_request, media, request_id)
+        if request.method == "GET":
+            again = await self._answer_again(digest, request.scope, media)
+            if again is not None:
+                return again
+        return await self._run(request, graphql_request, digest, media, request_id)
+
+    async def _answer_again(
+        self, digest: bytes | None, scope: Scope, media: str
+    ) -> Response | None:
+        """The answer of a request kept by its digest (graph/gql/prepared.py), or None when
+        none is kept or its statement failed (then forgotten: the full path answers)."""
+        kept = self.graph.prepared.get(digest) if digest is not None else None
+        if digest is None or kept is None:
+            return None
+        observe.note_operation(scope, kept.operation_name)
+        answer = await kept.prepared.answer(self.graph)
+        if answer is None:
+            self.graph.prepared.forget(digest)
+            return None
+        return self.prepared_response(kept.prepared, answer, media)
 
     def refusal(self, refusal: TransportError, media: str, request_id: str | None) -> Response:
         body = error_body(refusal.code, refusal.message, request_id)
@@ -112,23 +149,20 @@ class GraphQLEndpoint:
             return False
         return "text/html" in request.headers.get("accept", "")
 
-    async def _read(self, request: Request) -> GraphQLRequest:
-        settings = self.settings
-        if request.method == "GET":
-            graphql_request = parse_get_params(request.query_params, settings.max_json_depth)
-            if not request.headers.get(PREFLIGHT_HEADER):
-                raise TransportError(
-                    400,
-                    BAD_REQUEST,
-                    "a GraphQL GET needs the header `GraphQL-Require-Preflight: 1` (protection "
-                    "against cross-site requests); or POST the query as application/json",
-                )
-        else:
-            check_post_headers(
-                request.headers.get("content-type"), request.headers.get("content-encoding")
+    def _read_get(self, request: Request) -> GraphQLRequest:
+        graphql_request = parse_get_params(request.query_params, self.settings.max_json_depth)
+        if not request.headers.get(PREFLIGHT_HEADER):
+            raise TransportError(
+                400,
+                BAD_REQUEST,
+                "a GraphQL GET needs the header `GraphQL-Require-Preflight: 1` (protection "
+                "against cross-site requests); or POST the query as application/json",
             )
-            body = await self._body(request)
-            graphql_request = parse_post_body(body, settings.max_json_depth)
+        return graphql_request
+
+    def _check_document(self, graphql_request: GraphQLRequest) -> None:
+        """The document's nesting and directives within the limits, before it is parsed."""
+        settings = self.settings
         shape = document_shape(graphql_request.query)
         if shape.nesting > settings.max_document_nesting:
             raise TransportError(
@@ -144,7 +178,6 @@ class GraphQLEndpoint:
                 f"the query has {shape.directives} directives, more than "
                 f"{settings.max_directives} (GRAPH_MAX_DIRECTIVES)",
             )
-        return graphql_request
 
     async def _body(self, request: Request) -> bytes:
         """The whole body, within the read timeout (a client that sends less than it
@@ -163,17 +196,16 @@ class GraphQLEndpoint:
             raise TransportError(400, BAD_REQUEST, "the client went away mid-body") from None
 
     async def _run(
-        self, request: Request, graphql_request: GraphQLRequest, media: str, request_id: str | None
+        self,
+        request: Request,
+        graphql_request: GraphQLRequest,
+        digest: bytes | None,
+        media: str,
+        request_id: str | None,
     ) -> Response:
+        """The request the full way: GraphQL's parse, validation and execution. `digest`:
+        the request's key among the prepared operations, which keep it when they may."""
         observe.note_operation(request.scope, graphql_request.operation_name)
-        raw = await request.body() if request.method == "POST" else request.url.query.encode()
-        digest = self.graph.prepared.digest(request.method, raw)
-        prepared = self.graph.prepared.get(digest) if digest is not None else None
-        if digest is not None and prepared is not None:
-            answer = await prepared.answer(self.graph)
-            if answer is not None:
-                return self.prepared_response(prepared, answer, media)
-            self.graph.prepared.forget(digest)
         context = RequestContext(self.graph, request, graphql_request.operation_name)
         allowed = _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
         try:
@@ -207,7 +239,8 @@ class GraphQLEndpoint:
                 TransportError(400, BAD_REQUEST, "the `query` is empty"), media, request_id
             )
         if digest is not None:
-            self.graph.prepared.record(digest, result, context.prepared)
+            operation_name = graphql_request.operation_name
+            self.graph.prepared.record(digest, result, context.prepared, operation_name)
         return self.result_response(result, media, request_id, context)
 
     def prepared_response(

@@ -323,6 +323,21 @@ class ResponseCompiler:
         )
 
 
+def final_text(dialect: str, shape: Shape) -> bool:
+    """Whether the database's JSON text of `shape` is, byte for byte, what orjson writes of
+    it, so that it may reach the client as it is (graph/gql/prepared.py, answer_fragment).
+    On PostgreSQL when every object is a record (row_to_json and array_to_json write no
+    spaces and escape strings as orjson does: the short escapes, `\\u00XX` for the other
+    control characters) and no json field is selected (jsonb spaces its documents); floats
+    then differ only where PostgreSQL writes an exponent (`1e-05`, `1e+15`), which the
+    caller looks for. Not on SQLite, whose JSON this module does not shape as orjson's."""
+    return (
+        dialect == dialects.POSTGRESQL
+        and not shape.holds_json
+        and shape.longest_key <= MAX_COLUMN_NAME
+    )
+
+
 def _record_json(row: Select[Any]) -> Any:
     """The one row of `row`, taken whole as a record, as a JSON object (null without a row)."""
     record = row.subquery(RECORD)
