@@ -129,7 +129,7 @@ async def answer(
     if shape is None:
         return None
     if sites:
-        found = await answer_with_groups(context, LIST if not one else ONE, read, shape, sites)
+        found = await answer_with_groups(context, ONE if one else LIST, read, shape, sites)
     else:
         sole_key = key if sole else None
         found = await (answer_one if one else answer_list)(context, read, shape, sole_key)
