@@ -33,13 +33,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from graph.gql.compiled_groups import (
-    GroupSite,
-    place_groups,
-    plan_site,
-    read_groups,
-    without_aggregates,
-)
+from graph.gql.compiled_groups import GroupSite, place_groups, plan_site, without_aggregates
 from graph.gql.prepared import PreparedOperation, answer_fragment, loaded_answer
 from graph.gql.selection import Planner
 from graph.plan import Read
@@ -168,10 +162,7 @@ async def answer_with_groups(
     answer = loaded_answer(text, shape)
     if answer is None:
         return None
-    found = await context.session.run(
-        lambda conn, compiler: read_groups(conn, compiler, answer, sites)
-    )
-    if not place_groups(answer, sites, found, context.graph.group_shaper):
+    if not await place_groups(context, [(answer, sites)]):
         return None
     return orjson.Fragment(orjson.dumps(answer))
 

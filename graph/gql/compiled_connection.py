@@ -33,7 +33,7 @@ from graph import naming
 from graph.cursors import encode_cursor
 from graph.errors import LimitExceededError, OutOfRangeError
 from graph.gql.compiled import COMPILED, NOT_RUN, execute_or_not_run, shape_of
-from graph.gql.compiled_groups import GroupSite, place_groups, read_groups, without_aggregates
+from graph.gql.compiled_groups import GroupSite, place_groups, without_aggregates
 from graph.gql.prepared import read_alone
 from graph.gql.selection import Planner
 from graph.plan import Page, Read
@@ -218,7 +218,7 @@ async def answer_connection(
     if assembled is None:
         return None
     answer, objects = assembled
-    if grouped and not await _place_groups(context, objects, node_sites):
+    if grouped and not await _groups_placed(context, objects, node_sites):
         return None
     fragment = orjson.Fragment(orjson.dumps(answer))
     context.paths[key] = COMPILED
@@ -258,25 +258,17 @@ class PreparedPage:
         return page_fragment(self.shape, self.read, self.page, self.signature, rows)
 
 
-async def _place_groups(
+async def _groups_placed(
     context: Any, objects: list[list[Any]], node_sites: list[list[GroupSite]]
 ) -> bool:
-    """Each node Shape's relation aggregates put in place in its objects (one statement per
-    aggregate field, in the page's snapshot); False when the reference path must answer: a
-    group graphql-core would refuse, or an aggregate's error (GRAPH_MAX_GROUPS, a number
-    beyond its range), which the reference path meets in its own order."""
+    """Each node Shape's relation aggregates put in place in its objects (in the page's
+    snapshot); False when the reference path must answer: a group graphql-core would
+    refuse, or an aggregate's error (GRAPH_MAX_GROUPS, a number beyond its range), which the
+    reference path meets in its own order (the two branches' sites are not in it)."""
     try:
-        found = await context.session.run(
-            lambda conn, compiler: [
-                read_groups(conn, compiler, objects[i], sites) for i, sites in enumerate(node_sites)
-            ]
-        )
+        return await place_groups(context, list(zip(objects, node_sites, strict=True)))
     except (LimitExceededError, OutOfRangeError):
         return False
-    shaper = context.graph.group_shaper
-    return all(
-        place_groups(objects[i], sites, found[i], shaper) for i, sites in enumerate(node_sites)
-    )
 
 
 def page_fragment(

@@ -35,9 +35,6 @@ from graph.plan import Read
 from graph.sql.aggregate import AggregateCompiler, Parents
 from graph.sql.compile import Compiler
 
-# The groups of each parent row (by id), per site.
-Found = list[dict[int, list[Group]]]
-
 
 @dataclass(frozen=True)
 class GroupSite:
@@ -96,32 +93,49 @@ def parent_rows(answer: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
     return [row for row in rows if row is not None]
 
 
-def read_groups(conn: Connection, compiler: Compiler, answer: Any, sites: list[GroupSite]) -> Found:
-    """Each site's groups, by parent id: one statement per site, for all its parent rows."""
-    found: Found = []
-    for site in sites:
-        ids = list(dict.fromkeys(int(row[site.key]) for row in parent_rows(answer, site.path)))
-        parents = Parents(site.aggregate.end, ids)
-        found.append(
-            AggregateCompiler(compiler).run_for_parents(conn, site.aggregate.read, parents)
-        )
-    return found
+async def place_groups(context: Any, answers: list[tuple[Any, list[GroupSite]]]) -> bool:
+    """Put the groups of each answer's sites (an answer: a list, an object or null) in place
+    of its parents' ids: one statement per site, all in the request's snapshot. False when
+    graphql-core would answer some group with an error (nothing is then worth keeping: the
+    reference path answers the root field). An aggregate's error (GRAPH_MAX_GROUPS, a number
+    beyond its range) is raised as the reference path raises it."""
+    visits = [(site, parent_rows(answer, site.path)) for answer, sites in answers for site in sites]
+    found = await context.session.run(
+        lambda conn, compiler: [_read_site(conn, compiler, *visit) for visit in visits]
+    )
+    shaper: GroupShaper = context.graph.group_shaper
+    return all(
+        _place_site(site, rows, groups, shaper)
+        for (site, rows), groups in zip(visits, found, strict=True)
+    )
 
 
-def place_groups(answer: Any, sites: list[GroupSite], found: Found, shaper: GroupShaper) -> bool:
-    """Put each parent's encoded groups in place of its id; False when graphql-core would
-    answer some of them with an error (nothing is then worth keeping: the reference path
-    answers the root field)."""
-    for site, groups in zip(sites, found, strict=True):
-        table = shaper.spec.table(site.aggregate.end.target)
-        encoded: dict[int, orjson.Fragment] = {}
-        for row in parent_rows(answer, site.path):
-            parent = int(row[site.key])
-            if parent not in encoded:
-                shaped = [shaper.shaped(table, group) for group in groups.get(parent, [])]
-                try:
-                    encoded[parent] = site.encoder.encode(shaped)
-                except NotEncodable:
-                    return False
-            row[site.key] = encoded[parent]
+def _read_site(
+    conn: Connection, compiler: Compiler, site: GroupSite, rows: list[dict[str, Any]]
+) -> dict[int, list[Group]]:
+    """The site's groups, by parent id: one statement for all its parent rows."""
+    ids = list(dict.fromkeys(int(row[site.key]) for row in rows))
+    parents = Parents(site.aggregate.end, ids)
+    return AggregateCompiler(compiler).run_for_parents(conn, site.aggregate.read, parents)
+
+
+def _place_site(
+    site: GroupSite,
+    rows: list[dict[str, Any]],
+    groups: dict[int, list[Group]],
+    shaper: GroupShaper,
+) -> bool:
+    """Put each parent row's encoded groups in place of its id; False when graphql-core would
+    answer some of them with an error."""
+    table = shaper.spec.table(site.aggregate.end.target)
+    encoded: dict[int, orjson.Fragment] = {}
+    for row in rows:
+        parent = int(row[site.key])
+        if parent not in encoded:
+            shaped = [shaper.shaped(table, group) for group in groups.get(parent, [])]
+            try:
+                encoded[parent] = site.encoder.encode(shaped)
+            except NotEncodable:
+                return False
+        row[site.key] = encoded[parent]
     return True
