@@ -6,7 +6,9 @@ rows, columns, filters and values) reuses the driver's text and parameters exact
 run sent them to the cursor, recorded from SQLAlchemy's `before_cursor_execute` event, and runs
 them with `exec_driver_sql`: no statement tree, no SQL compilation, no parameter processing.
 The text is the same each time, so psycopg prepares it on the server after a few runs on a
-connection (its `prepare_threshold`).
+connection (its `prepare_threshold`). On PostgreSQL, what is recorded, and run the first time
+too, has its constants written into the text (graph/sql/inlined.py): only the Slots' values
+are parameters, so that PostgreSQL may plan it once for all of them.
 
 What is not kept: a statement that read the request's moment (`withinLast`, computed fields
 such as hours since a moment, through the compiler's FilterContext.now), since its parameters
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, event
+
+from graph.sql.inlined import with_constants_inlined
 
 # Distinct statements kept per server process; the least recently used goes first.
 DEFAULT_SIZE = 512
@@ -93,6 +97,11 @@ class Lru(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def values(self) -> list[V]:
+        """The entries kept, least recently used first (not counted as uses)."""
+        with self._lock:
+            return list(self._entries.values())
+
 
 class StatementCache(Lru[Key, DriverStatement]):
     """Driver statements by the Read and Shape they answer, filled by recording first runs."""
@@ -101,7 +110,7 @@ class StatementCache(Lru[Key, DriverStatement]):
         super().__init__(size)
         # One listener per engine, whatever the number of caches (apps) on it.
         if not event.contains(engine, "before_cursor_execute", _record):
-            event.listen(engine, "before_cursor_execute", _record)
+            event.listen(engine, "before_cursor_execute", _record, retval=True)
 
     def key(self, *parts: Any) -> Key | None:
         """The cache key of `parts`, or None when they cannot key it (the cache is off, or a
@@ -137,9 +146,15 @@ def _record(
     parameters: Any,
     context: Any,
     executemany: bool,
-) -> None:
+) -> tuple[str, Any]:
+    """Records what a recording thread sends; on PostgreSQL, its constants are written into
+    the text first (graph/sql/inlined.py), so that the first run is the runs to come."""
     sent: list[DriverStatement] | None = getattr(_RECORDING, "sent", None)
-    if sent is not None and not executemany:
-        # Copied: the driver may be handed the same mapping again and change it.
-        kept = dict(parameters) if isinstance(parameters, dict) else tuple(parameters or ())
-        sent.append(DriverStatement(statement, kept))
+    if sent is None or executemany:
+        return statement, parameters
+    if conn.dialect.name == "postgresql":
+        statement, parameters = with_constants_inlined(statement, parameters)
+    # Copied: the driver may be handed the same mapping again and change it.
+    kept = dict(parameters) if isinstance(parameters, dict) else tuple(parameters or ())
+    sent.append(DriverStatement(statement, kept))
+    return statement, parameters
