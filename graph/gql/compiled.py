@@ -224,8 +224,9 @@ async def _text(
             graph.templates.put(template_key, statement)
         if exact is None or len(sent) != 1:
             return text, None
-        cache.put(exact, sent[0])
-        return text, sent[0]
+        reusable = sent[0].for_the_same_values(graph.dialect)
+        cache.put(exact, reusable)
+        return text, reusable
 
     found: tuple[Any, DriverStatement | None] = await context.session.run(
         run, alone=sole_key is not None

@@ -44,6 +44,13 @@ class DriverStatement:
     def run(self, conn: Connection) -> Any:
         return conn.exec_driver_sql(self.sql, self.parameters)
 
+    def for_the_same_values(self, dialect: str) -> DriverStatement:
+        """The statement kept to answer the same Read, its values included: on PostgreSQL,
+        with its Slots' values written into its text too (graph/sql/inlined.py)."""
+        if dialect != "postgresql":
+            return self
+        return DriverStatement(*with_constants_inlined(self.sql, self.parameters, slots=True))
+
 
 class Key:
     """Parts of a cache key with their hash, computed once (a Read's is a deep walk)."""
