@@ -5,19 +5,17 @@ the value the parameter bound, for adversarial values, on a real server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN, Spec
 from graph.sql.inlined import with_constants_inlined
 from graph.sql.tables import Catalog
 from tests.api import Api
 from tests.databases import TestDatabase, fresh_database
+from tests.test_sqlite_plans import recorded
 
 
 def test_constants_with_a_cast_are_written_and_slots_stay() -> None:
@@ -128,7 +126,7 @@ def test_a_statement_kept_for_its_values_binds_nothing(
         relatedFeedback(limit: 5) { ticketId title priority }
       }
     }"""
-    with recorded_first_runs(pg_db) as first_runs:
+    with recorded(pg_db, "SELECT") as first_runs:
         for status in ("FAILED", "RUNNING"):
             answer = asyncio.run(api.post(query, {"status": status}))
             assert "errors" not in answer, answer
@@ -139,19 +137,3 @@ def test_a_statement_kept_for_its_values_binds_nothing(
     for statement, status in zip(kept, ("failed", "running"), strict=True):
         assert "LIMIT 50::INTEGER" in statement.sql and "'FAILED'::VARCHAR" in statement.sql
         assert f"= '{status}'::VARCHAR" in statement.sql
-
-
-@contextmanager
-def recorded_first_runs(db: TestDatabase) -> Iterator[list[tuple[str, Any]]]:
-    """What the driver is given (the listeners before this one have rewritten it)."""
-    runs: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            runs.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield runs
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
