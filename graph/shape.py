@@ -9,6 +9,7 @@ rows have a Shape of their own, or a relation's aggregate.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -82,6 +83,34 @@ class Shape:
                 if shape.null_where_non_null(row[key]):
                     return True
         return False
+
+    def may_hold_null_where_non_null(self, text: str) -> bool:
+        """Whether JSON `text` of this shape, written without spaces (PostgreSQL's
+        row_to_json, orjson), may hold what null_where_non_null looks for. False is sure: such
+        a null is written `"key":null` under one of the non-null fields' keys, or `[null` /
+        `,null` in a list field, and no string holds `"key":null` (its quotes are escaped).
+        True is not: another field of the same key may be nullable, or a string may hold
+        `,null`; the answer is then read to know."""
+        pattern = self._null_where_non_null_text
+        return pattern is not None and pattern.search(text) is not None
+
+    @cached_property
+    def _null_where_non_null_text(self) -> re.Pattern[str] | None:
+        keys, has_lists = self._non_null_keys_below()
+        forms = [f'"{re.escape(key)}":null' for key in sorted(keys)]
+        if has_lists:
+            forms.append(r"[\[,]null")
+        return re.compile("|".join(forms)) if forms else None
+
+    def _non_null_keys_below(self) -> tuple[set[str], bool]:
+        """The keys of non-null fields at any depth, and whether a list field is anywhere."""
+        keys, lists, links = self._non_null
+        found, has_lists = set(keys), bool(lists)
+        for _, shape in links:
+            below, lists_below = shape._non_null_keys_below()
+            found |= below
+            has_lists = has_lists or lists_below
+        return found, has_lists
 
     @cached_property
     def holds_json(self) -> bool:

@@ -94,6 +94,8 @@ def count_paths() -> Iterator[None]:
         if final and text is not None:
             as_is = original_as_is(text, shape)
             PATHS["text sent as it is" if as_is else "text written again"] += 1
+            if as_is and "null" in text:
+                PATHS["text sent as it is, with nulls in it"] += 1
         return original_fragment(text, shape, final)
 
     for name, module in modules.items():
@@ -109,6 +111,8 @@ def count_paths() -> Iterator[None]:
         # PostgreSQL's text goes to the client as it is for many answers (the byte-for-byte
         # comparisons above then check it): exercised, not only allowed.
         assert PATHS["text sent as it is"] >= final // 4, PATHS
+        # Nulls of nullable fields only, seen from the text (Shape.may_hold_null_where_non_null).
+        assert PATHS["text sent as it is, with nulls in it"] >= final // 20, PATHS
     print(f"revalued requests: {dict(REVALUED)}")
     if REVALUED["requests"] >= 100:
         # Most revalued requests keep their statements' form (a value drawn null or an empty

@@ -99,9 +99,10 @@ def answer_fragment(text: str | None, shape: Shape, final: bool = False) -> orjs
     prepared operations alike): the database's JSON has its own spacing (PostgreSQL:
     `{"a" : 1}`) and number forms; read once and written again by orjson, it is byte for byte
     the reference path's. `final` (graph/sql/response.py final_text): the text is orjson's
-    already, and goes as it is unless it holds a null (checked) or, with floats, a digit
-    before an exponent (PostgreSQL's `1e-05` is orjson's `0.00001`; a string holding such
-    text is read and written again too, which changes nothing). No text (a lookup that found
+    already, and goes as it is unless it may hold a null under a non-null field (then
+    checked) or, with floats, a digit before an exponent (PostgreSQL's `1e-05` is orjson's
+    `0.00001`; a string holding such text is read and written again too, which changes
+    nothing). No text (a lookup that found
     nothing) is null. None when the answer holds a null under a non-null field of `shape`
     (loaded_answer)."""
     if text is None:
@@ -115,9 +116,12 @@ def answer_fragment(text: str | None, shape: Shape, final: bool = False) -> orjs
 
 
 def sent_as_is(text: str, shape: Shape) -> bool:
-    """Whether a final text (answer_fragment) goes to the client as it is: no null in it to
-    check, and no float written with an exponent."""
-    return "null" not in text and not (shape.holds_float and _EXPONENT.search(text) is not None)
+    """Whether a final text (answer_fragment) goes to the client as it is: no null in it
+    under a non-null field (most texts hold no null at all; in the others, the nulls' keys
+    tell, Shape.may_hold_null_where_non_null), and no float written with an exponent."""
+    if shape.holds_float and _EXPONENT.search(text) is not None:
+        return False
+    return "null" not in text or not shape.may_hold_null_where_non_null(text)
 
 
 def loaded_answer(text: str, shape: Shape) -> Any:
