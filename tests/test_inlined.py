@@ -137,3 +137,12 @@ def test_a_statement_kept_for_its_values_binds_nothing(
     for statement, status in zip(kept, ("failed", "running"), strict=True):
         assert "LIMIT 50::INTEGER" in statement.sql and "'FAILED'::VARCHAR" in statement.sql
         assert f"= '{status}'::VARCHAR" in statement.sql
+
+
+def test_a_boolean_and_an_integer_of_one_text_are_written_apart() -> None:
+    """True == 1 in Python, also as a key of the rewrites kept."""
+    sql = "SELECT %(param_1)s::INTEGER"
+    assert with_constants_inlined(sql, {"param_1": True})[0] == "SELECT true::INTEGER"
+    assert with_constants_inlined(sql, {"param_1": 1})[0] == "SELECT 1::INTEGER"
+    assert with_constants_inlined(sql, {"param_1": False})[0] == "SELECT false::INTEGER"
+    assert with_constants_inlined(sql, {"param_1": 0})[0] == "SELECT 0::INTEGER"

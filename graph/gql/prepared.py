@@ -102,9 +102,8 @@ def answer_fragment(text: str | None, shape: Shape, final: bool = False) -> orjs
     already, and goes as it is unless it may hold a null under a non-null field (then
     checked) or, with floats, a digit before an exponent (PostgreSQL's `1e-05` is orjson's
     `0.00001`; a string holding such text is read and written again too, which changes
-    nothing). No text (a lookup that found
-    nothing) is null. None when the answer holds a null under a non-null field of `shape`
-    (loaded_answer)."""
+    nothing). No text (a lookup that found nothing) is null. None when the answer holds a
+    null under a non-null field of `shape` (loaded_answer)."""
     if text is None:
         return orjson.Fragment(b"null")
     if final and sent_as_is(text, shape):

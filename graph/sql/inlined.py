@@ -52,8 +52,9 @@ def with_constants_inlined(sql: str, parameters: Any, slots: bool = False) -> tu
     not given by name (a tuple) are left as they are."""
     if not isinstance(parameters, dict):
         return sql, parameters
+    # Typed: True and 1 are equal keys to the cache below, and are written otherwise.
     constants = tuple(
-        (name, value)
+        (name, type(value), value)
         for name, value in parameters.items()
         if (slots or not name.startswith(SLOT_PREFIX)) and _writable(value)
     )
@@ -65,11 +66,11 @@ def with_constants_inlined(sql: str, parameters: Any, slots: bool = False) -> tu
 
 
 @lru_cache(maxsize=1024)
-def _inlined(sql: str, constants: tuple[tuple[str, Any], ...]) -> tuple[str, frozenset[str]]:
-    """The text with the cast placeholders of `constants` written as literals, and the names
-    written. Kept: a statement built from a cached template is rewritten the same way at
-    every request."""
-    values = dict(constants)
+def _inlined(sql: str, constants: tuple[tuple[str, type, Any], ...]) -> tuple[str, frozenset[str]]:
+    """The text with the cast placeholders of `constants` (name, type, value) written as
+    literals, and the names written. Kept: a statement built from a cached template is
+    rewritten the same way at every request."""
+    values = {name: value for name, _, value in constants}
     written: set[str] = set()
 
     def literal(match: re.Match[str]) -> str:

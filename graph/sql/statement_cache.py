@@ -155,7 +155,8 @@ def _record(
     executemany: bool,
 ) -> tuple[str, Any]:
     """Records what a recording thread sends; on PostgreSQL, its constants are written into
-    the text first (graph/sql/inlined.py), so that the first run is the runs to come."""
+    the text first (graph/sql/inlined.py), so that the first run sends what later runs of
+    the recorded statement will."""
     sent: list[DriverStatement] | None = getattr(_RECORDING, "sent", None)
     if sent is None or executemany:
         return statement, parameters
