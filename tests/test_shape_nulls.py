@@ -20,7 +20,7 @@ from graph.spec.model import Spec
 TRICKY = ['"name":null', "name", ",null", "[null", "null", '\\"name\\":null', '"', "\\", ""]
 
 
-def _shapes(spec: Spec) -> Shape:
+def _shape(spec: Spec) -> Shape:
     """Execution logs (non-null `executionId`, nullable `component`), each with its playbook
     (a nullable to-one relation whose `playbookName` is non-null) aliased under a key that
     is also a nullable field's, and a list field whose elements are non-null."""
@@ -47,7 +47,7 @@ def _text(answer: Any) -> str:
 
 
 def test_nulls_of_nullable_fields_only_are_sure(spec: Spec) -> None:
-    shape = _shapes(spec)
+    shape = _shape(spec)
     shape_without_name = Shape(shape.entries[:1] + shape.entries[2:])
     playbook = {"name": "p", "note": None, "parts": None}
     answer = [{"id": "a", "playbook": None}, {"id": "b", "playbook": playbook}]
@@ -56,7 +56,7 @@ def test_nulls_of_nullable_fields_only_are_sure(spec: Spec) -> None:
 
 
 def test_a_null_under_a_non_null_field_is_always_seen(spec: Spec) -> None:
-    shape = _shapes(spec)
+    shape = _shape(spec)
     answer = [{"id": "a", "name": "x", "playbook": {"name": None, "note": "n", "parts": []}}]
     assert shape.null_where_non_null(answer)
     assert shape.may_hold_null_where_non_null(_text(answer))
@@ -95,6 +95,6 @@ parts = st.lists(maybe, max_size=3)
     )
 )
 def test_the_text_check_never_misses_what_the_walk_finds(spec: Spec, rows: list[Any]) -> None:
-    shape = _shapes(spec)
+    shape = _shape(spec)
     if shape.null_where_non_null(rows):
         assert shape.may_hold_null_where_non_null(_text(rows)), rows

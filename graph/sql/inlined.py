@@ -60,7 +60,10 @@ def with_constants_inlined(sql: str, parameters: Any, slots: bool = False) -> tu
     )
     if not constants:
         return sql, parameters
-    text, written = _inlined(sql, constants)
+    # A statement kept for its values is rewritten once: its values would only crowd out
+    # the templates' rewrites, which recur at every request.
+    rewrite = _inlined.__wrapped__ if slots else _inlined
+    text, written = rewrite(sql, constants)
     left = {name: value for name, value in parameters.items() if name not in written}
     return text, left
 
