@@ -9,9 +9,15 @@ client, servers, PostgreSQL and anything else). Per cell the report gives each s
 req/s, p99 and CPU, and the median over rounds of the per-round ratio ours / PostGraphile;
 then each server's start-up time and RSS after the runs.
 
+V1 and V2 (`--queries v1,v2`) send other variables at every request, 1,000 bodies in turn, the
+same to both servers (bench/run.py): more than our server keeps of prepared requests, so each
+request is parsed, validated and planned again (its SQL is a statement kept for other values:
+graph/sql/slots.py).
+
 Before any load the answers are checked: every query, ours (each worker count) against
-PostGraphile, equal in canonical form (bench/postgraphile.py). All servers run during the whole
-measurement (idle when not loaded) and are stopped at the end, also on Ctrl-C and on errors.
+PostGraphile, equal in canonical form (bench/postgraphile.py), V1 and V2 for every body. All
+servers run during the whole measurement (idle when not loaded) and are stopped at the end, also
+on Ctrl-C and on errors.
 
 Run: `.venv/bin/python bench/peers.py` (defaults: 6 rounds of 10 s after 3 s warm-up, q1,q2,q3,
 c=1,16, ours with 1 and 2 workers); a smoke test: `--rounds 1 --duration 2 --warmup 1`.
@@ -76,7 +82,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=6, help="measured rounds per cell")
     p.add_argument("--duration", type=float, default=10, help="seconds per server per round")
     p.add_argument("--warmup", type=float, default=3, help="unmeasured seconds per server per cell")
-    p.add_argument("--queries", default="q1,q2,q3", help="subset of q1,q2,q3")
+    p.add_argument("--queries", default="q1,q2,q3", help="subset of q1,q2,q3,v1,v2")
     p.add_argument("--concurrency", default="1,16", help="comma-separated connection counts")
     p.add_argument("--workers", default="1,2", help="our server's worker counts, one server each")
     p.add_argument(
@@ -104,9 +110,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # -- servers ------------------------------------------------------------------------------------
 
 
-def start_servers(args: argparse.Namespace, url: str, servers: list[Server]) -> None:
+def start_servers(
+    args: argparse.Namespace,
+    url: str,
+    servers: list[Server],
+    documents: dict[str, tuple[bench.Query, bench.Query]],
+) -> None:
     """Ours once per worker count, then PostGraphile, one after another (each start timed)."""
-    documents = peer.queries(args.queries)
     logs = args.out.parent
     for offset, workers in enumerate(args.workers):
         name = f"ours-w{workers}"
@@ -119,13 +129,15 @@ def start_servers(args: argparse.Namespace, url: str, servers: list[Server]) -> 
     print(f"{PEER} ready on {bench.HOST}:{port} in {started.ready_s:.1f} s")
 
 
-def check_answers(servers: list[Server], names: list[str]) -> None:
+def check_answers(
+    servers: list[Server], documents: dict[str, tuple[bench.Query, bench.Query]]
+) -> None:
     """Every one of our servers answers every query as PostGraphile does (canonical form)."""
     theirs = next(s for s in servers if s.name == PEER)
     for ours in servers:
         if ours is not theirs:
             print(f"checking {ours.name} against {PEER}:")
-            peer.check_answers(ours.started.port, theirs.started.port, names)
+            peer.check_answers(ours.started.port, theirs.started.port, documents)
 
 
 # -- rounds -------------------------------------------------------------------------------------
@@ -136,8 +148,8 @@ def measure_round(
 ) -> tuple[bench.LoadStats, float | None, float | None]:
     """One load run: wrk's figures, server CPU ms per request, machine CPU %."""
     pids = bench.process_tree(server.started.proc.pid)
-    body = server.queries[query].body
-    return bench.load_measured(args, server.url, [body], concurrency, pids)
+    bodies = server.queries[query].bodies
+    return bench.load_measured(args, server.url, bodies, concurrency, pids)
 
 
 def run_cell(
@@ -147,7 +159,7 @@ def run_cell(
     load = bench.LOADERS[args.client]
     if args.warmup > 0:
         for server in servers:
-            load(server.url, [server.queries[query].body], concurrency, args.warmup)
+            load(server.url, server.queries[query].bodies, concurrency, args.warmup)
     rounds = []
     for index in range(args.rounds):
         shift = index % len(servers)
@@ -305,8 +317,9 @@ def run(args: argparse.Namespace, servers: list[Server]) -> list[Round]:
     peer.install()
     peer.write_config()
     print(f"SQL functions (CREATE OR REPLACE): {', '.join(peer.create_functions(db.url))}")
-    start_servers(args, db.url, servers)
-    check_answers(servers, args.queries)
+    documents = peer.queries(args.queries, db.url)
+    start_servers(args, db.url, servers, documents)
+    check_answers(servers, documents)
     busy = bench.background_busy()
     if busy is not None and busy > bench.BUSY_WARNING_PCT:
         print(f"warning: the machine is {busy:.0f} % busy before any load; results will be low")

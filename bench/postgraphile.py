@@ -13,16 +13,18 @@ Our tables have no FOREIGN KEY constraints: the to-one links (`playbook`, `workO
 computed-column SQL functions, created in the bench database only, in their own schema
 (`bench_postgraphile`, CREATE OR REPLACE). They order like our server orders a relation without
 `orderBy`: by `id` ascending. A computed-column connection takes no `condition`, so Q3's filter
-on the tickets is a function argument (`relatedFeedbackByStatus(status: "open")`).
+on the tickets is a function argument (`relatedFeedbackByStatus(status: "open")`). V2's range
+filter (`startedAt: {lt: $before}`) is a root query function of the same schema, which
+PostgreSQL inlines into PostGraphile's statement.
 
-The same three queries (Q1, Q2 of bench/run.py, and Q3, the README's traversal without its time
-window) are written for PostGraphile; `check_answers` puts both servers' answers into one
+The same queries (Q1, Q2, V1 and V2 of bench/run.py, and Q3, the README's traversal without its
+time window) are written for PostGraphile; `check_answers` puts both servers' answers into one
 canonical form (field names, connection `nodes`, lower-case enums, UTC timestamps, floats,
-bigints) and fails unless they are equal.
+bigints) and fails unless they are equal, for each of V1's and V2's sets of variables.
 
 Run: `.venv/bin/python bench/postgraphile.py` installs, creates the functions, starts our
-server (1 worker) and PostGraphile, checks Q1-Q3 answer alike, prints start-up time and RSS, and
-stops both. `--install-only` stops after the install.
+server (1 worker) and PostGraphile, checks Q1-Q3 (or --queries) answer alike, prints start-up
+time and RSS, and stops both. `--install-only` stops after the install.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,18 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT t.* FROM public.memory_feedback_tickets AS t
     WHERE t.affected_component = ($1).component AND t.status = $2
     ORDER BY t.id
+$$""",
+    # failed runs that started before a moment, newest first (our V2's `where`: PostGraphile's
+    # `condition` compares by equality only); a root query field. One SELECT, STABLE, no
+    # SET: PostgreSQL inlines it into PostGraphile's statement, whose LIMIT then reaches the
+    # index on (status, started_at), as it reaches ours.
+    "failed_execution_logs_before": """
+CREATE OR REPLACE FUNCTION {schema}.failed_execution_logs_before(before timestamptz)
+RETURNS SETOF public.memory_execution_logs
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT l.* FROM public.memory_execution_logs AS l
+    WHERE l.status = 'failed' AND l.started_at < $1
+    ORDER BY l.started_at DESC, l.id
 $$""",
     # ticket -> the work orders its list column `linked_work_orders` names (our `workOrders`)
     "memory_feedback_tickets_work_orders": """
@@ -362,25 +376,52 @@ PG_Q3 = """query Q3 {
   }
 }"""
 
-PG_QUERIES = {"q1": PG_Q1, "q2": PG_Q2, "q3": PG_Q3}
-QUERY_NAMES = tuple(PG_QUERIES)
+# V1 and V2 (bench/run.py) take other variables at each request: the run's key, the moment.
+PG_V1 = """query V1($id: String!) {
+  memoryExecutionLogByExecutionId(executionId: $id) {
+    executionId component status startedAt durationMs
+    playbook { playbookName successRate }
+    relatedFeedback(first: 5) { nodes { ticketId priority } }
+  }
+}"""
 
-
-def queries(names: Sequence[str]) -> dict[str, tuple[bench.Query, bench.Query]]:
-    """Per query name: (ours, PostGraphile's), both bench.Query (same name, so same operation)."""
-    ours = {q.name: q for q in bench.make_queries(",".join(names), "joined")}
-    return {
-        name: (
-            ours[name],
-            bench.Query(name, PG_QUERIES[name], None, ours[name].expected_rows, "executionLogs"),
-        )
-        for name in names
+PG_V2 = """query V2($before: Datetime!) {
+  benchPostgraphileFailedExecutionLogsBefore(before: $before, first: 100) {
+    nodes {
+      executionId commandType component status startedAt completedAt durationMs exitCode
     }
+  }
+}"""
+
+PG_QUERIES = {"q1": PG_Q1, "q2": PG_Q2, "q3": PG_Q3, "v1": PG_V1, "v2": PG_V2}
+QUERY_NAMES = tuple(PG_QUERIES)
+# PostGraphile's root field of each query, in canonical form (RENAMED): ours.
+PG_ROOTS = {"v1": "executionLog"}
+
+
+def queries(names: Sequence[str], url: str) -> dict[str, tuple[bench.Query, bench.Query]]:
+    """Per query name: (ours, PostGraphile's), both bench.Query (same name, so same operation),
+    V1 and V2 with the same variables in turn (bench/run.py varying_variables, read at `url`)."""
+    ours = bench.make_queries(",".join(names), "joined")
+    ours_by_name = {q.name: q for q in bench.varying_variables(url, ours)}
+    pairs = {}
+    for name in names:
+        mine = ours_by_name[name]
+        root = PG_ROOTS.get(name, "executionLogs")
+        theirs = bench.Query(name, PG_QUERIES[name], None, mine.expected_rows, root,
+                             mine.variables, mine.varying)  # fmt: skip
+        pairs[name] = (mine, theirs)
+    return pairs
 
 
 # -- one canonical form of both answers ---------------------------------------------------------
 
-RENAMED = {"allMemoryExecutionLogs": "executionLogs", "relatedFeedbackByStatus": "relatedFeedback"}
+RENAMED = {
+    "allMemoryExecutionLogs": "executionLogs",
+    "benchPostgraphileFailedExecutionLogsBefore": "executionLogs",
+    "memoryExecutionLogByExecutionId": "executionLog",
+    "relatedFeedbackByStatus": "relatedFeedback",
+}
 ENUMS = frozenset({"commandType", "status", "priority"})  # ours: FAILED; PostGraphile: failed
 DATETIMES = frozenset({"startedAt", "completedAt"})  # ours: ...000000Z; PostGraphile: +00:00
 FLOATS = frozenset({"successRate", "trustScore"})  # ours: 1.0; PostGraphile: 1
@@ -442,26 +483,30 @@ def fetch_data(port: int, query: bench.Query) -> Any:
     return body["data"]
 
 
-def count_rows(data: Any) -> int:
-    return len(canonical(data)["executionLogs"])
-
-
-def check_answers(ours_port: int, peer_port: int, names: Sequence[str]) -> dict[str, int]:
-    """Both servers' answers to each query, in canonical form, must be equal; rows per query."""
+def check_answers(
+    ours_port: int, peer_port: int, documents: dict[str, tuple[bench.Query, bench.Query]]
+) -> dict[str, int]:
+    """Both servers' answers to each query, in canonical form, must be equal; rows of each
+    query's first answer. A query with variables in turn (V1, V2) is checked for every one."""
     rows = {}
-    for name, (ours_query, peer_query) in queries(names).items():
-        ours = canonical(fetch_data(ours_port, ours_query))
-        peer = canonical(fetch_data(peer_port, peer_query))
-        wanted = ours_query.expected_rows
-        for who, data in (("ours", ours), ("PostGraphile", peer)):
-            found = len(data["executionLogs"])
-            if not found or (wanted is not None and found != wanted):
-                raise SystemExit(f"{who} {name}: {found} rows, want {wanted or 'some'}")
-        difference = first_difference(ours, peer)
-        if difference is not None:
-            raise SystemExit(f"{name}: the answers differ at {difference}")
-        rows[name] = len(ours["executionLogs"])
-        print(f"{name}: {rows[name]} rows; ours == PostGraphile (canonical form)")
+    for name, (ours_query, peer_query) in documents.items():
+        variables = ours_query.varying or (ours_query.variables,)
+        for index, values in enumerate(variables):
+            mine = replace(ours_query, variables=values)
+            ours = canonical(fetch_data(ours_port, mine))
+            peer = canonical(fetch_data(peer_port, replace(peer_query, variables=values)))
+            wanted = ours_query.expected_rows
+            for who, data in (("ours", ours), ("PostGraphile", peer)):
+                found = len(mine.rows(data))
+                if not found or (wanted is not None and found != wanted):
+                    raise SystemExit(f"{who} {name}: {found} rows, want {wanted or 'some'}")
+            difference = first_difference(ours, peer)
+            if difference is not None:
+                raise SystemExit(f"{name} {values or ''}: the answers differ at {difference}")
+            if index == 0:
+                rows[name] = len(mine.rows(ours))
+        bodies = f" ({len(variables)} sets of variables)" if len(variables) > 1 else ""
+        print(f"{name}: {rows[name]} rows; ours == PostGraphile (canonical form){bodies}")
     return rows
 
 
@@ -475,7 +520,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scale", type=float, default=1000, help="seed scale of the bench database")
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8790, help="ours; PostGraphile uses +1")
-    p.add_argument("--queries", default="q1,q2,q3", help="subset of q1,q2,q3")
+    p.add_argument("--queries", default="q1,q2,q3", help="subset of q1,q2,q3,v1,v2")
     p.add_argument("--install-only", action="store_true", help="npm install, then stop")
     p.add_argument("--logs", type=Path, default=bench.BENCH_DIR / "results")
     args = p.parse_args(argv)
@@ -499,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         started.append(start_ours(db.url, args.port, 1, args.logs / "peer-ours.log"))
         started.append(start_postgraphile(db.url, args.port + 1, args.logs / "postgraphile.log"))
-        check_answers(args.port, args.port + 1, args.queries)
+        check_answers(args.port, args.port + 1, queries(args.queries, db.url))
         for s in started:
             sizes = rss_kib(bench.process_tree(s.proc.pid))
             print(
