@@ -39,6 +39,7 @@ from graph.gql.selection import Planner
 from graph.plan import Read
 from graph.shape import AggregateEntry, Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
 from graph.sql.compile import Compiler
+from graph.sql.driver_template import DriverTemplate
 from graph.sql.response import MAX_KEYS, ResponseCompiler, final_text
 from graph.sql.slots import parameterized
 from graph.sql.statement_cache import DriverStatement, StatementCache, recording
@@ -191,22 +192,32 @@ async def _text(
     """The JSON text of the one statement answering `read` as `shape` (or NOT_RUN), and the
     statement when a later request may run it as it is.
 
-    Two caches spare the building (graph/sql/statement_cache.py): the driver's text and
+    Three caches spare the building (graph/sql/statement_cache.py): the driver's text and
     parameters of an earlier request of the same Read (values included), run as they are;
-    else the statement built for the same Read but its comparison values (graph/sql/slots.py),
-    run with this request's values."""
+    else the driver's text of the statement built for the same Read but its comparison
+    values (graph/sql/slots.py), bound to this request's values (graph/sql/driver_template.py);
+    else that statement itself, run through SQLAlchemy with this request's values. The first
+    two run on the event loop when the field is the operation's only one (ReadSession.scalar)."""
     graph = context.graph
     cache: StatementCache = graph.statements
+    alone = sole_key is not None
     exact = cache.key(kind, read, shape)
     kept = cache.get(exact) if exact is not None else None
-    template_read, parameters = (read, {}) if kept is not None else parameterized(graph.spec, read)
-    template_key = cache.key(kind, template_read, shape) if kept is None else None
+    if kept is not None:
+        return await context.session.scalar(kept, alone=alone), kept
+    template_read, parameters = parameterized(graph.spec, read)
+    template_key = cache.key(kind, template_read, shape)
+    if template_key is not None:
+        driver = graph.driver_templates.get(template_key)
+        bound = driver.bound(parameters) if driver is not None else None
+        if bound is not None:
+            # Not kept for these values: most such requests are one-offs (another key), and
+            # the exact cache would lose its repeats to them.
+            return await context.session.scalar(bound, alone=alone), bound
     template = graph.templates.get(template_key) if template_key is not None else None
 
     def run(conn: Connection, compiler: Compiler) -> tuple[Any, DriverStatement | None]:
         """The answer's text (or NOT_RUN), and the statement a later request may reuse."""
-        if kept is not None:
-            return kept.run(conn).scalar_one(), kept
         statement = template
         if statement is None:
             response = ResponseCompiler(compiler)
@@ -222,15 +233,21 @@ async def _text(
             return text, None
         if template is None and template_key is not None:
             graph.templates.put(template_key, statement)
-        if exact is None or len(sent) != 1:
+        if len(sent) != 1:
+            return text, None
+        if template_key is not None:
+            driver = DriverTemplate.recorded(
+                sent[0], result.context.compiled, conn.dialect, parameters
+            )
+            if driver is not None:
+                graph.driver_templates.put(template_key, driver)
+        if exact is None:
             return text, None
         reusable = sent[0].for_the_same_values(graph.dialect)
         cache.put(exact, reusable)
         return text, reusable
 
-    found: tuple[Any, DriverStatement | None] = await context.session.run(
-        run, alone=sole_key is not None
-    )
+    found: tuple[Any, DriverStatement | None] = await context.session.run(run, alone=alone)
     return found
 
 

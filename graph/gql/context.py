@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
+import psycopg
 from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -22,9 +23,11 @@ from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.async_reader import AsyncReader
 from graph.sql.compile import Compiler
+from graph.sql.driver_template import DriverTemplate
 from graph.sql.engine import snapshot_reader, write_engine
-from graph.sql.statement_cache import Key, Lru, StatementCache
+from graph.sql.statement_cache import DriverStatement, Key, Lru, StatementCache
 from graph.sql.tables import Catalog
+from graph.sql.timeouts import is_timeout, timeout_error
 from graph.where import TableIndex, build_index
 from graph.writes import WriteOps
 
@@ -61,6 +64,9 @@ class GraphContext:
     # The compiled path's built statements with Slots for comparison values (graph/sql/slots.py),
     # by kind, Read and Shape: run again with other values (compiled.py, compiled_connection.py).
     templates: Lru[Key, Select[Any]] = field(init=False)
+    # The same statements as the driver was given them, bound again for other values without
+    # SQLAlchemy (graph/sql/driver_template.py; PostgreSQL's named parameters only).
+    driver_templates: Lru[Key, DriverTemplate] = field(init=False)
     # Requests answered before, answered again without GraphQL (graph/gql/prepared.py).
     prepared: PreparedOperations = field(init=False)
     # Relation aggregates' groups as their types read them, in compiled answers
@@ -93,6 +99,7 @@ class GraphContext:
         self.writer = write_engine(self.engine)
         self.statements = StatementCache(self.engine, self.settings.statement_cache_size)
         self.templates = Lru(self.settings.statement_cache_size)
+        self.driver_templates = Lru(self.settings.statement_cache_size)
         self.prepared = PreparedOperations(self.settings.statement_cache_size)
         self.group_shaper = GroupShaper(self.spec)
 
@@ -159,6 +166,26 @@ class ReadSession:
         async with self._lock:
             with database_errors(self.graph.catalog):
                 return await anyio.to_thread.run_sync(self._in_thread, work, alone)
+
+    async def scalar(self, statement: DriverStatement, *, alone: bool = False) -> Any:
+        """The first column of the one row `statement` answers, in the operation's snapshot.
+        `alone` (as in `run`) on PostgreSQL while the app runs: on the event loop
+        (graph/sql/async_reader.py), without a worker thread or SQLAlchemy. There, a
+        statement stopped by the time limit is TIMEOUT as on the thread; any other failure
+        (a lost connection, a full pool, a changed table) runs it again the usual way, which
+        retries or reports it with the usual code."""
+        reader = self.graph.async_reader
+        if alone and self._conn is None and reader is not None and reader.ready:
+            try:
+                return await reader.scalar(statement.sql, statement.parameters)
+            except psycopg.Error as error:
+                if is_timeout(error):
+                    raise timeout_error(self.graph.settings.statement_timeout_s) from None
+
+        def in_thread(conn: Connection, _compiler: Compiler) -> Any:
+            return statement.run(conn).scalar_one()
+
+        return await self.run(in_thread, alone=alone)
 
     def _in_thread(self, work: Callable[[Connection, Compiler], T], alone: bool) -> T:
         fresh = self._conn is None

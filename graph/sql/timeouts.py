@@ -78,15 +78,26 @@ def limit_sqlite_statements(engine: Engine, seconds: float) -> None:
 def raise_timeout(context: ExceptionContext, seconds: float | None) -> None:
     """handle_error: a statement stopped by the time limit is TIMEOUT."""
     original = context.original_exception
-    limit = f" ({seconds:g} s, GRAPH_STATEMENT_TIMEOUT_S)" if seconds is not None else ""
-    if getattr(original, "sqlstate", None) in _PG_TIMEOUTS or (
-        isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"
-    ):
-        raise StatementTimeoutError(
-            f"the database did not answer within the time limit{limit}; narrow the query"
-        ) from None
+    if is_timeout(original):
+        raise timeout_error(seconds) from None
     if is_locked(original):
         raise locked_error() from None
+
+
+def is_timeout(error: BaseException) -> bool:
+    """A driver's error for a statement stopped by the time limit (or a lock not granted
+    within it), on either database."""
+    return getattr(error, "sqlstate", None) in _PG_TIMEOUTS or (
+        isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted"
+    )
+
+
+def timeout_error(seconds: float | None) -> StatementTimeoutError:
+    """TIMEOUT for a statement stopped by a limit of `seconds`."""
+    limit = f" ({seconds:g} s, GRAPH_STATEMENT_TIMEOUT_S)" if seconds is not None else ""
+    return StatementTimeoutError(
+        f"the database did not answer within the time limit{limit}; narrow the query"
+    )
 
 
 def is_locked(error: BaseException) -> bool:
