@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import keyword
 import re
 from collections.abc import Iterable
@@ -167,8 +168,10 @@ SQL_RESERVED = frozenset(
 ENGINE_FIELDS = ("id", "created_at", "updated_at")
 
 
+@functools.lru_cache(maxsize=4096)
 def camel_case(snake: str) -> str:
-    """`linked_playbook_id` -> `linkedPlaybookId` (GraphQL field and argument names)."""
+    """`linked_playbook_id` -> `linkedPlaybookId` (GraphQL field and argument names). Kept:
+    the planner asks for the names of the spec's fields and relations at every request."""
     head, *rest = snake.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 

@@ -34,7 +34,7 @@ from graph.grouping import AggregatePlanner, check_percentile
 from graph.paging import checked_offset
 from graph.plan import ChildRead, Filter, Measure, Read, SortKey
 from graph.settings import Settings
-from graph.spec.model import RelationEnd, Spec
+from graph.spec.model import Spec
 from graph.where import FilterPlanner, TableIndex
 
 Path = tuple[str | int, ...]
@@ -140,7 +140,8 @@ class Planner:
         columns: list[str] = []
         children: list[ChildRead] = []
         aggregates: list[ChildAggregate] = []
-        aggregate_ends = self._aggregate_ends(table)
+        # The `<relation>Aggregate` fields of the table's type, by GraphQL name.
+        aggregate_ends = info.aggregates
         for key, nodes in fields.items():
             name = nodes[0].name.value
             if name in info.fields:
@@ -172,11 +173,6 @@ class Planner:
         )
 
     # -- aggregates -------------------------------------------------------------------------
-
-    def _aggregate_ends(self, table: str) -> dict[str, RelationEnd]:
-        """The `<relation>Aggregate` fields of a table's type, by GraphQL name."""
-        ends = self.index[table].relations.values()
-        return {naming.relation_aggregate_name(e.gql_name): e for e in ends if e.many}
 
     def aggregate(
         self, table: str, nodes: list[FieldNode], args: dict[str, Any], path: Path

@@ -40,6 +40,7 @@ from graph.http.protocol import (
     LIMIT_EXCEEDED,
     METHOD_NOT_ALLOWED,
     PREFLIGHT_HEADER,
+    DocumentShape,
     GraphQLRequest,
     TransportError,
     check_post_headers,
@@ -49,12 +50,17 @@ from graph.http.protocol import (
     parse_post_body,
     response_media_type,
 )
+from graph.sql.statement_cache import Lru
 
 log = logging.getLogger("graph.http")
 
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 _QUERIES_ONLY = frozenset({OperationType.QUERY})
 _QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+# Documents whose shape (nesting, directives) is kept, and the longest kept: the keys are the
+# documents themselves.
+KEPT_SHAPES = 512
+MAX_KEPT_SHAPE_CHARS = 16 * 1024
 
 
 def json_response(
@@ -77,6 +83,9 @@ class GraphQLEndpoint:
         self.schema = schema
         self.settings = graph.settings
         self.ide_html = get_graphql_ide_html("graphiql") if graph.settings.ide else None
+        # The shapes of documents seen before: a client sends the same few documents with
+        # other variables, and the scan costs as much as a lookup's planning.
+        self._shapes: Lru[str, DocumentShape] = Lru(KEPT_SHAPES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -163,7 +172,12 @@ class GraphQLEndpoint:
     def _check_document(self, graphql_request: GraphQLRequest) -> None:
         """The document's nesting and directives within the limits, before it is parsed."""
         settings = self.settings
-        shape = document_shape(graphql_request.query)
+        query = graphql_request.query
+        shape = self._shapes.get(query) if len(query) <= MAX_KEPT_SHAPE_CHARS else None
+        if shape is None:
+            shape = document_shape(query)
+            if len(query) <= MAX_KEPT_SHAPE_CHARS:
+                self._shapes.put(query, shape)
         if shape.nesting > settings.max_document_nesting:
             raise TransportError(
                 400,
