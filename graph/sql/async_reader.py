@@ -13,6 +13,14 @@ client, and at 16 clients a p99 of 35-37 ms instead of 91-170.
 The pool opens with the app (its lifespan, graph/app.py) and closes with it: an app that is
 never started (an in-process test client) keeps the thread. A statement that fails raises as
 usual; the caller goes the full way then (the pool replaces a broken connection itself).
+
+A statement waits for a pooled connection only briefly (LOOP_WAIT_S), not the pool's whole
+GRAPH_POOL_TIMEOUT_S: the thread's way has pools of its own and reports a lost database at
+once. While the database is down, or for the seconds after it is back (psycopg's pool
+reconnects with a growing delay between tries), a full wait here made every request 3 s
+late (the faults tests, tests/security/test_faults.py, caught it). And after a failure other
+than the time limit (no connection, a lost one, a changed table) the loop rests for a second
+(REST_S): meanwhile the thread's way answers, so an outage costs no wait at all.
 """
 
 from __future__ import annotations
@@ -22,10 +30,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import URL
 
 from graph.sql.engine import postgresql_connect_args
+from graph.sql.timeouts import is_timeout
+
+# The longest wait for one of the pool's connections (seconds). Requests in flight are fewer
+# than its connections (GRAPH_MAX_IN_FLIGHT 8, GRAPH_DB_POOL_SIZE 10): a wait is the pool
+# opening one, a few milliseconds on a database that answers.
+LOOP_WAIT_S = 0.1
+# How long statements keep off the loop after one failed there for another reason than the
+# time limit (seconds).
+REST_S = 1.0
 
 
 class AsyncReader:
@@ -42,16 +60,20 @@ class AsyncReader:
         self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.pool_size = pool_size
         self.pool_timeout_s = pool_timeout_s
+        self.wait_s = min(pool_timeout_s, LOOP_WAIT_S)
         self.connect_args = postgresql_connect_args(statement_timeout_s, pool_timeout_s)
         self._pool: AsyncConnectionPool[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Until when (time.monotonic()) statements keep off the loop: see REST_S.
+        self._rest_until = 0.0
         # Told of each statement run and its seconds (the request log counts it).
         self.on_statement: Callable[[float], None] = lambda seconds: None
 
     @property
     def ready(self) -> bool:
-        """Open, and on the running event loop (a pool serves the loop that opened it)."""
-        if self._pool is None:
+        """Open, on the running event loop (a pool serves the loop that opened it), and not
+        resting after a failure (REST_S)."""
+        if self._pool is None or time.monotonic() < self._rest_until:
             return False
         try:
             return asyncio.get_running_loop() is self._loop
@@ -85,8 +107,14 @@ class AsyncReader:
         the compiled path runs a sole statement). Requires `ready`."""
         assert self._pool is not None
         started = time.perf_counter()
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(sql, parameters)
-            row = await cursor.fetchone()
+        try:
+            async with self._pool.connection(timeout=self.wait_s) as conn:
+                cursor = await conn.execute(sql, parameters)
+                row = await cursor.fetchone()
+        except psycopg.Error as error:
+            # A statement stopped by the time limit says nothing of the database's health.
+            if not is_timeout(error):
+                self._rest_until = time.monotonic() + REST_S
+            raise
         self.on_statement(time.perf_counter() - started)
         return None if row is None else row[0]
