@@ -13,6 +13,7 @@ from graph.app import create_app
 from graph.gql.context import GraphContext
 from graph.settings import Settings
 from graph.spec.model import Spec
+from graph.sql.async_reader import AsyncReader
 from graph.sql.engine import StatementCounter
 from graph.sql.tables import Catalog
 from tests.databases import TestDatabase
@@ -81,3 +82,17 @@ class Api:
         transport = httpx.ASGITransport(app=self.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.get(path, headers=headers)
+
+
+def loop_tries(reader: AsyncReader) -> list[str]:
+    """The texts of the statements `reader` is asked to run on the event loop from now on,
+    failed ones included (its `on_statement` hears of those that succeed only)."""
+    tries: list[str] = []
+    scalar = reader.scalar
+
+    async def counted(sql: str, parameters: Any) -> Any:
+        tries.append(sql)
+        return await scalar(sql, parameters)
+
+    reader.scalar = counted  # type: ignore[method-assign]
+    return tries

@@ -11,11 +11,13 @@ documents check that the compiled path did answer them, in one statement.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
@@ -28,10 +30,12 @@ from graph.gql import compiled, compiled_connection
 from graph.gql.prepared import sent_as_is
 from graph.settings import Settings
 from graph.spec.model import Spec
+from graph.sql.async_reader import REST_S
 from graph.sql.ddl import create_schema
+from graph.sql.engine import build_engine
 from graph.sql.tables import Catalog, build_catalog
 from tests import test_differential as differential
-from tests.api import Api
+from tests.api import Api, loop_tries
 from tests.databases import TestDatabase
 from tests.test_differential import (
     FIXED_NOW,
@@ -735,15 +739,64 @@ async def test_a_prepared_operation_runs_on_the_event_loop_while_the_app_runs(
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             admin.commit()
-        # Each dead connection fails one request's statement on the loop, which then goes
-        # the full way; the pool replaces the connection in the background.
+        # A dead connection fails the request's statement on the loop, which then goes the
+        # full way; for REST_S the requests keep off the loop (the thread's way answers),
+        # while the pool replaces its connections in the background; then the loop again.
+        answer = orjson.loads((await api.raw_post(query)).content)
+        assert answer["data"]["playbooks"] == names, answer
+        assert len(ran) == 2 and not reader.ready
+        await asyncio.sleep(REST_S)
         for _ in range(reader.pool_size + 2):
+            assert reader.ready
             answer = orjson.loads((await api.raw_post(query)).content)
             assert answer["data"]["playbooks"] == names, answer
             if len(ran) == 3:
                 break
+            await asyncio.sleep(REST_S)  # another dead connection of the pool's
         assert len(ran) == 3, ran
     assert not reader.ready
+
+
+@pytest.mark.parametrize("on_the_loop", [True, False], ids=["event-loop", "thread"])
+async def test_a_prepared_request_meets_the_time_limit_once(
+    empty_db: TestDatabase, spec: Spec, catalog: Catalog, on_the_loop: bool
+) -> None:
+    """A prepared request (its body answered before) whose statement the time limit stops
+    answers TIMEOUT, located at its field as the full path locates it, with the statement
+    run once: the full path, which writes the error, does not make the database wait the
+    limit a second time. The request is forgotten; once the lock is gone it is answered."""
+    if empty_db.backend != "postgresql":
+        pytest.skip("a lock held by another session: PostgreSQL's lock_timeout")
+    create_schema(empty_db.engine, catalog)
+    # The server's engine carries the time limit (the fixture's has none).
+    limited = build_engine(empty_db.url, statement_timeout_s=0.5)
+    db = dataclasses.replace(empty_db, engine=limited)
+    api = Api(db, spec, catalog, Settings(statement_timeout_s=0.5))
+    reader = api.graph.async_reader
+    assert reader is not None
+    on_loop = loop_tries(reader)
+    query = orjson.dumps({"query": "{ logs: executionLogs(limit: 2) { id } }"})
+    async with AsyncExitStack() as stack:
+        stack.callback(limited.dispose)
+        if on_the_loop:
+            await stack.enter_async_context(api.app.router.lifespan_context(api.app))
+        assert orjson.loads((await api.raw_post(query)).content) == {"data": {"logs": []}}
+        assert len(api.graph.prepared) == 1
+        with empty_db.engine.connect() as holder:
+            holder.exec_driver_sql("LOCK TABLE memory_execution_logs IN ACCESS EXCLUSIVE MODE")
+            on_loop.clear()
+            with api.counter.watching(limited) as counter:
+                response = await api.raw_post(query)
+            holder.rollback()
+        body = orjson.loads(response.content)
+        assert body["data"] is None, body
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["TIMEOUT"], body
+        assert body["errors"][0]["path"] == ["logs"]
+        assert body["errors"][0]["locations"] == [{"line": 1, "column": 3}]
+        ran = (len(on_loop), counter.count)
+        assert ran == ((1, 0) if on_the_loop else (0, 1)), (on_loop, counter.statements)
+        assert api.graph.prepared.hits == 1 and len(api.graph.prepared) == 0
+        assert orjson.loads((await api.raw_post(query)).content) == {"data": {"logs": []}}
 
 
 # -- json and list fields holding what only raw SQL stores --------------------------------------

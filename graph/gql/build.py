@@ -238,15 +238,7 @@ def build_schema(spec: Spec, settings: Settings) -> strawberry.Schema:
             functools.partial(ParserCache, maxsize=512),
             functools.partial(ValidationCache, maxsize=512),
             functools.partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
-            functools.partial(
-                CostLimit,
-                CostRules(
-                    settings.max_nodes,
-                    settings.default_page_size,
-                    settings.max_groups,
-                    frozenset(table.type_name for table in spec.tables.values()),
-                ),
-            ),
+            functools.partial(CostLimit, CostRules.of(spec, settings)),
             # A refused write variable: GraphQL's refusals and the spec's problems, in one error.
             functools.partial(WriteVariableErrors, write_inputs(spec), settings.max_write_rows),
         ],

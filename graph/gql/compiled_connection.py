@@ -34,7 +34,7 @@ from graph.cursors import encode_cursor
 from graph.errors import LimitExceededError, OutOfRangeError
 from graph.gql.compiled import COMPILED, NOT_RUN, execute_or_not_run, shape_of
 from graph.gql.compiled_groups import GroupSite, place_groups, without_aggregates
-from graph.gql.prepared import read_alone
+from graph.gql.prepared import raise_if_timed_out, read_alone
 from graph.gql.selection import Planner
 from graph.plan import Page, Read
 from graph.shape import Shape
@@ -244,16 +244,18 @@ class PreparedPage:
 
     async def answer(self, graph: GraphContext) -> orjson.Fragment | None:
         """The connection's answer; None when the statement failed or a node holds a null
-        under a non-null field (the full path runs instead and answers with its error)."""
+        under a non-null field (the full path runs instead and answers with its error).
+        Raises StatementTimeoutError when the statement met the time limit."""
 
         def run(conn: Connection) -> Sequence[Any]:
             return conn.execute(self.statement, self.parameters).mappings().all()
 
         try:
             rows = await anyio.to_thread.run_sync(read_alone, graph, run)
-        except Exception:
-            # A timeout, a lost database, a changed table: the full path reports it as it
-            # does for any request (the endpoint forgets this operation first).
+        except Exception as error:
+            raise_if_timed_out(error, graph)
+            # A lost database, a changed table: the full path reports it as it does for any
+            # request (the endpoint forgets this operation first).
             return None
         return page_fragment(self.shape, self.read, self.page, self.signature, rows)
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from graph.drift import schema_mismatch
 from graph.errors import ServiceUnavailableError
 from graph.gql.group_shaper import GroupShaper
+from graph.gql.kept_documents import KeptDocuments
 from graph.gql.prepared import Prepared, PreparedOperations
 from graph.settings import Settings
 from graph.spec.model import Spec
@@ -27,7 +28,7 @@ from graph.sql.driver_template import DriverTemplate
 from graph.sql.engine import snapshot_reader, write_engine
 from graph.sql.statement_cache import DriverStatement, Key, Lru, StatementCache
 from graph.sql.tables import Catalog
-from graph.sql.timeouts import is_timeout, timeout_error
+from graph.sql.timeouts import StatementTimeoutError, is_timeout, timeout_error
 from graph.where import TableIndex, build_index
 from graph.writes import WriteOps
 
@@ -69,6 +70,9 @@ class GraphContext:
     driver_templates: Lru[Key, DriverTemplate] = field(init=False)
     # Requests answered before, answered again without GraphQL (graph/gql/prepared.py).
     prepared: PreparedOperations = field(init=False)
+    # Documents answered before, answered again with other variables without GraphQL's
+    # execution (graph/gql/kept_documents.py).
+    documents: KeptDocuments = field(init=False)
     # Relation aggregates' groups as their types read them, in compiled answers
     # (graph/gql/compiled_groups.py).
     group_shaper: GroupShaper = field(init=False)
@@ -101,6 +105,7 @@ class GraphContext:
         self.templates = Lru(self.settings.statement_cache_size)
         self.driver_templates = Lru(self.settings.statement_cache_size)
         self.prepared = PreparedOperations(self.settings.statement_cache_size)
+        self.documents = KeptDocuments(self.settings.statement_cache_size)
         self.group_shaper = GroupShaper(self.spec)
 
     @property
@@ -158,11 +163,16 @@ class ReadSession:
         self.now = now
         self._lock = anyio.Lock()
         self._conn: Connection | None = None
+        # The time limit the request's one statement met already, as a prepared operation
+        # (graph/http/endpoint.py Incoming): the session's first statement is that one again,
+        # and answers the error at once rather than making the database wait the limit again.
+        self.timed_out: StatementTimeoutError | None = None
 
     async def run(self, work: Callable[[Connection, Compiler], T], *, alone: bool = False) -> T:
         """Run `work` in the operation's snapshot. `alone`: the work is ONE statement and the
         operation's only root field, so it sees one snapshot by itself: it runs outside a
         transaction (no BEGIN and ROLLBACK, two round trips on PostgreSQL)."""
+        self._raise_timed_out()
         async with self._lock:
             with database_errors(self.graph.catalog):
                 return await anyio.to_thread.run_sync(self._in_thread, work, alone)
@@ -174,6 +184,7 @@ class ReadSession:
         statement stopped by the time limit is TIMEOUT as on the thread; any other failure
         (a lost connection, a full pool, a changed table) runs it again the usual way, which
         retries or reports it with the usual code."""
+        self._raise_timed_out()
         reader = self.graph.async_reader
         if alone and self._conn is None and reader is not None and reader.ready:
             try:
@@ -186,6 +197,11 @@ class ReadSession:
             return statement.run(conn).scalar_one()
 
         return await self.run(in_thread, alone=alone)
+
+    def _raise_timed_out(self) -> None:
+        error, self.timed_out = self.timed_out, None
+        if error is not None:
+            raise error
 
     def _in_thread(self, work: Callable[[Connection, Compiler], T], alone: bool) -> T:
         fresh = self._conn is None

@@ -37,6 +37,8 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from graph.errors import LimitExceededError
+from graph.settings import Settings
+from graph.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,16 @@ class CostRules:
     # row to read; other objects (a group's key and measures, pageInfo, the connection
     # itself) are parts of their parent and cost nothing of their own.
     row_types: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, spec: Spec, settings: Settings) -> CostRules:
+        """The rules of a server's settings, its tables' types being the rows."""
+        return cls(
+            settings.max_nodes,
+            settings.default_page_size,
+            settings.max_groups,
+            frozenset(table.type_name for table in spec.tables.values()),
+        )
 
 
 class _Estimate:

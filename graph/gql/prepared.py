@@ -11,8 +11,9 @@ bytes the full path writes.
 
 Anything else goes the full way: a request first seen, with errors, of several root fields,
 holding the moment; and a prepared request whose statement fails: the full path then answers
-with its error code (a statement timeout is then met twice, once per path: the limit is per
-statement) or recovers, and the operation is forgotten until it succeeds again.
+with its error code or recovers, and the operation is forgotten until it succeeds again. A
+statement stopped by the time limit is not run again by the full path: it answers TIMEOUT at
+once, where the field is (graph/http/endpoint.py Incoming.timed_out).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from graph.shape import Shape
 from graph.sql.engine import load_json
 from graph.sql.response import final_text
 from graph.sql.statement_cache import DriverStatement, Lru
+from graph.sql.timeouts import StatementTimeoutError, is_timeout, timeout_error
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -51,7 +53,9 @@ class Prepared(Protocol):
     @property
     def key(self) -> str: ...
 
-    async def answer(self, graph: GraphContext) -> orjson.Fragment | None: ...
+    async def answer(self, graph: GraphContext) -> orjson.Fragment | None:
+        """The answer again; None: the full path answers. Raises StatementTimeoutError."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ class PreparedOperation:
     async def answer(self, graph: GraphContext) -> orjson.Fragment | None:
         """The field's answer, as the compiled path encodes it; None when the statement
         failed or the answer holds a null under a non-null field (the full path runs instead
-        and answers with its own error)."""
+        and answers with its own error). Raises StatementTimeoutError when the statement
+        met the time limit."""
 
         def run(conn: Connection) -> str | None:
             text: str | None = self.statement.run(conn).scalar_one()
@@ -79,11 +84,21 @@ class PreparedOperation:
                 text = await reader.scalar(self.statement.sql, self.statement.parameters)
             else:
                 text = await anyio.to_thread.run_sync(read_alone, graph, run)
-        except Exception:
-            # A timeout, a lost database, a changed table: the full path reports it as it
-            # does for any request (the endpoint forgets this operation first).
+        except Exception as error:
+            raise_if_timed_out(error, graph)
+            # A lost database, a changed table: the full path reports it as it does for any
+            # request (the endpoint forgets this operation first).
             return None
         return answer_fragment(text, self.shape, final_text(graph.dialect, self.shape))
+
+
+def raise_if_timed_out(error: Exception, graph: GraphContext) -> None:
+    """A prepared statement's failure when it met the time limit, as TIMEOUT: the thread's
+    way raises it so already (graph/sql/timeouts.py), the event loop's a driver's error."""
+    if isinstance(error, StatementTimeoutError):
+        raise error
+    if is_timeout(error):
+        raise timeout_error(graph.settings.statement_timeout_s) from None
 
 
 def read_alone(graph: GraphContext, work: Callable[[Connection], T]) -> T:
@@ -167,4 +182,8 @@ class PreparedOperations(Lru[bytes, KeptRequest]):
         if prepared is None or result.errors or not isinstance(result.data, dict):
             return
         if list(result.data) == [prepared.key]:
-            self.put(digest, KeptRequest(prepared, operation_name))
+            self.keep(digest, prepared, operation_name)
+
+    def keep(self, digest: bytes, prepared: Prepared, operation_name: str | None) -> None:
+        """Keep `prepared`, the whole answer of the request of `digest`."""
+        self.put(digest, KeptRequest(prepared, operation_name))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -30,8 +31,9 @@ from strawberry.types.graphql import OperationType
 from graph.errors import OperationResolutionError
 from graph.gql.compiled import COMPILED
 from graph.gql.context import GraphContext, RequestContext
+from graph.gql.cost import CostRules
 from graph.gql.errors import format_error
-from graph.gql.prepared import Prepared
+from graph.gql.kept_documents import kept_document
 from graph.http import observe
 from graph.http.protocol import (
     BAD_REQUEST,
@@ -51,6 +53,7 @@ from graph.http.protocol import (
     response_media_type,
 )
 from graph.sql.statement_cache import Lru
+from graph.sql.timeouts import StatementTimeoutError
 
 log = logging.getLogger("graph.http")
 
@@ -75,6 +78,28 @@ def json_response(
     )
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A GraphQL request as the endpoint read it, on its way to an answer."""
+
+    request: Request
+    graphql: GraphQLRequest
+    # Its key among the prepared operations (graph/gql/prepared.py); None: not kept there.
+    digest: bytes | None
+    # The media type of the answer.
+    media: str
+    request_id: str | None
+    # The time limit its prepared statement met already (_answer_again): the same statement
+    # answers it at once instead of waiting for the limit again (ReadSession.timed_out).
+    timed_out: StatementTimeoutError | None = None
+
+    def context(self, graph: GraphContext) -> RequestContext:
+        """The request's context for the resolvers."""
+        context = RequestContext(graph, self.request, self.graphql.operation_name)
+        context.session.timed_out = self.timed_out
+        return context
+
+
 class GraphQLEndpoint:
     """The ASGI app mounted at /graphql."""
 
@@ -83,6 +108,7 @@ class GraphQLEndpoint:
         self.schema = schema
         self.settings = graph.settings
         self.ide_html = get_graphql_ide_html("graphiql") if graph.settings.ide else None
+        self.cost_rules = CostRules.of(graph.spec, graph.settings)
         # The shapes of documents seen before: a client sends the same few documents with
         # other variables, and the scan costs as much as a lookup's planning.
         self._shapes: Lru[str, DocumentShape] = Lru(KEPT_SHAPES)
@@ -95,6 +121,8 @@ class GraphQLEndpoint:
     async def answer(self, request: Request) -> Response:
         request_id = observe.request_id(request.scope)
         media = JSON
+        # The error a prepared statement of this request met (_answer_again).
+        timed_out: StatementTimeoutError | None = None
         try:
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers={"Allow": ALLOWED_METHODS})
@@ -117,8 +145,9 @@ class GraphQLEndpoint:
                 # is parsed: it parsed and passed the checks below then, and would again.
                 digest = self.graph.prepared.digest("POST", raw)
                 again = await self._answer_again(digest, request.scope, media)
-                if again is not None:
+                if isinstance(again, Response):
                     return again
+                timed_out = again
                 graphql_request = parse_post_body(raw, self.settings.max_json_depth)
             else:
                 graphql_request = self._read_get(request)
@@ -128,24 +157,80 @@ class GraphQLEndpoint:
             return self.refusal(refusal, media, request_id)
         if request.method == "GET":
             again = await self._answer_again(digest, request.scope, media)
-            if again is not None:
+            if isinstance(again, Response):
                 return again
-        return await self._run(request, graphql_request, digest, media, request_id)
+            timed_out = again
+        incoming = Incoming(request, graphql_request, digest, media, request_id, timed_out)
+        kept = await self._answer_kept_document(incoming)
+        if kept is not None:
+            return kept
+        return await self._run(incoming)
 
     async def _answer_again(
         self, digest: bytes | None, scope: Scope, media: str
-    ) -> Response | None:
+    ) -> Response | StatementTimeoutError | None:
         """The answer of a request kept by its digest (graph/gql/prepared.py), or None when
-        none is kept or its statement failed (then forgotten: the full path answers)."""
+        none is kept or its statement failed (then forgotten: the full path answers). A
+        statement stopped by the time limit: its error, which the full path answers without
+        waiting for the limit once more (Incoming.timed_out)."""
         kept = self.graph.prepared.get(digest) if digest is not None else None
         if digest is None or kept is None:
             return None
         observe.note_operation(scope, kept.operation_name)
-        answer = await kept.prepared.answer(self.graph)
+        try:
+            answer = await kept.prepared.answer(self.graph)
+        except StatementTimeoutError as error:
+            self.graph.prepared.forget(digest)
+            return error
         if answer is None:
             self.graph.prepared.forget(digest)
             return None
-        return self.prepared_response(kept.prepared, answer, media)
+        return self.prepared_response(kept.prepared.key, answer, media)
+
+    async def _answer_kept_document(self, incoming: Incoming) -> Response | None:
+        """The answer of a document answered before, with this request's variables
+        (graph/gql/kept_documents.py); None when none is kept or the full path must answer.
+        The request is then kept as a prepared operation as the full path would keep it."""
+        graphql_request = incoming.graphql
+        documents = self.graph.documents
+        key = documents.key(graphql_request.query, graphql_request.operation_name)
+        kept = documents.get(key) if key is not None else None
+        if kept is None:
+            return None
+        observe.note_operation(incoming.request.scope, graphql_request.operation_name)
+        context = incoming.context(self.graph)
+        try:
+            answer = await kept.answer(
+                self.schema._schema, self.cost_rules, graphql_request.variables, context
+            )
+        finally:
+            await context.session.close()
+        if answer is None:
+            return None
+        if isinstance(answer, ExecutionResult):
+            return self.result_response(answer, incoming.media, incoming.request_id, context)
+        if incoming.digest is not None and context.prepared is not None:
+            operation_name = graphql_request.operation_name
+            self.graph.prepared.keep(incoming.digest, context.prepared, operation_name)
+        return self.prepared_response(kept.key, answer, incoming.media)
+
+    def _keep_document(
+        self, graphql_request: GraphQLRequest, result: ExecutionResult, context: RequestContext
+    ) -> None:
+        """Keep the document of a query the compiled path answered by its one root field
+        alone, for requests of it with other variables."""
+        prepared = context.prepared
+        if prepared is None or result.errors or not isinstance(result.data, dict):
+            return
+        if list(result.data) != [prepared.key]:
+            return
+        documents = self.graph.documents
+        key = documents.key(graphql_request.query, graphql_request.operation_name)
+        if key is None or documents.get(key) is not None:
+            return
+        document = kept_document(graphql_request.query, graphql_request.operation_name)
+        if document is not None and document.key == prepared.key:
+            documents.put(key, document)
 
     def refusal(self, refusal: TransportError, media: str, request_id: str | None) -> Response:
         body = error_body(refusal.code, refusal.message, request_id)
@@ -209,18 +294,13 @@ class GraphQLEndpoint:
         except ClientDisconnect:
             raise TransportError(400, BAD_REQUEST, "the client went away mid-body") from None
 
-    async def _run(
-        self,
-        request: Request,
-        graphql_request: GraphQLRequest,
-        digest: bytes | None,
-        media: str,
-        request_id: str | None,
-    ) -> Response:
-        """The request the full way: GraphQL's parse, validation and execution. `digest`:
-        the request's key among the prepared operations, which keep it when they may."""
+    async def _run(self, incoming: Incoming) -> Response:
+        """The request the full way: GraphQL's parse, validation and execution. The
+        prepared operations keep it when they may (by `incoming.digest`)."""
+        request, graphql_request = incoming.request, incoming.graphql
+        media, request_id = incoming.media, incoming.request_id
         observe.note_operation(request.scope, graphql_request.operation_name)
-        context = RequestContext(self.graph, request, graphql_request.operation_name)
+        context = incoming.context(self.graph)
         allowed = _QUERIES_ONLY if request.method == "GET" else _QUERIES_AND_MUTATIONS
         try:
             result = await self.schema.execute(
@@ -252,18 +332,18 @@ class GraphQLEndpoint:
             return self.refusal(
                 TransportError(400, BAD_REQUEST, "the `query` is empty"), media, request_id
             )
-        if digest is not None:
+        if incoming.digest is not None:
             operation_name = graphql_request.operation_name
-            self.graph.prepared.record(digest, result, context.prepared, operation_name)
+            self.graph.prepared.record(incoming.digest, result, context.prepared, operation_name)
+        self._keep_document(graphql_request, result, context)
         return self.result_response(result, media, request_id, context)
 
-    def prepared_response(
-        self, prepared: Prepared, answer: orjson.Fragment, media: str
-    ) -> Response:
-        """What result_response writes for the operation's one compiled root field."""
-        body: dict[str, Any] = {"data": {prepared.key: answer}}
+    def prepared_response(self, key: str, answer: orjson.Fragment, media: str) -> Response:
+        """What result_response writes for the operation's one compiled root field, whose
+        response key is `key`."""
+        body: dict[str, Any] = {"data": {key: answer}}
         if self.settings.debug:
-            body["extensions"] = {"paths": {prepared.key: COMPILED}}
+            body["extensions"] = {"paths": {key: COMPILED}}
         return json_response(body, 200, media)
 
     def result_response(
