@@ -20,7 +20,9 @@ once. While the database is down, or for the seconds after it is back (psycopg's
 reconnects with a growing delay between tries), a full wait here made every request 3 s
 late (the faults tests, tests/security/test_faults.py, caught it). And after a failure other
 than the time limit (no connection, a lost one, a changed table) the loop rests for a second
-(REST_S): meanwhile the thread's way answers, so an outage costs no wait at all.
+(REST_S): meanwhile the thread's way answers, so an outage costs no wait at all. A wait that
+ran out while other statements held every connection is a busy pool, not a failing database:
+that request goes the thread's way, the others stay on the loop.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import URL
 
 from graph.sql.engine import postgresql_connect_args
@@ -66,6 +68,8 @@ class AsyncReader:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Until when (time.monotonic()) statements keep off the loop: see REST_S.
         self._rest_until = 0.0
+        # Statements holding one of the pool's connections now.
+        self._busy = 0
         # Told of each statement run and its seconds (the request log counts it).
         self.on_statement: Callable[[float], None] = lambda seconds: None
 
@@ -109,8 +113,17 @@ class AsyncReader:
         started = time.perf_counter()
         try:
             async with self._pool.connection(timeout=self.wait_s) as conn:
-                cursor = await conn.execute(sql, parameters)
-                row = await cursor.fetchone()
+                self._busy += 1
+                try:
+                    cursor = await conn.execute(sql, parameters)
+                    row = await cursor.fetchone()
+                finally:
+                    self._busy -= 1
+        except PoolTimeout:
+            # No connection came: a failing database when none is in use, else a busy pool.
+            if self._busy == 0:
+                self._rest_until = time.monotonic() + REST_S
+            raise
         except psycopg.Error as error:
             # A statement stopped by the time limit says nothing of the database's health.
             if not is_timeout(error):
