@@ -34,7 +34,7 @@ from graph.cursors import encode_cursor
 from graph.errors import LimitExceededError, OutOfRangeError
 from graph.gql.compiled import COMPILED, NOT_RUN, execute_or_not_run, shape_of
 from graph.gql.compiled_groups import GroupSite, place_groups, without_aggregates
-from graph.gql.prepared import raise_if_timed_out, read_alone
+from graph.gql.prepared import read_alone
 from graph.gql.selection import Planner
 from graph.plan import Page, Read
 from graph.shape import Shape
@@ -44,6 +44,7 @@ from graph.sql.execute import sort_values
 from graph.sql.page_response import NODE, TOTAL, page_statement
 from graph.sql.response import ResponseCompiler
 from graph.sql.slots import parameterized, parameterized_page
+from graph.sql.timeouts import raise_if_timeout
 
 if TYPE_CHECKING:
     from graph.gql.context import GraphContext
@@ -253,7 +254,7 @@ class PreparedPage:
         try:
             rows = await anyio.to_thread.run_sync(read_alone, graph, run)
         except Exception as error:
-            raise_if_timed_out(error, graph)
+            raise_if_timeout(error, graph.settings.statement_timeout_s)
             # A lost database, a changed table: the full path reports it as it does for any
             # request (the endpoint forgets this operation first).
             return None

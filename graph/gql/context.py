@@ -28,7 +28,7 @@ from graph.sql.driver_template import DriverTemplate
 from graph.sql.engine import snapshot_reader, write_engine
 from graph.sql.statement_cache import DriverStatement, Key, Lru, StatementCache
 from graph.sql.tables import Catalog
-from graph.sql.timeouts import StatementTimeoutError, is_timeout, timeout_error
+from graph.sql.timeouts import StatementTimeoutError, raise_if_timeout
 from graph.where import TableIndex, build_index
 from graph.writes import WriteOps
 
@@ -190,8 +190,7 @@ class ReadSession:
             try:
                 return await reader.scalar(statement.sql, statement.parameters)
             except psycopg.Error as error:
-                if is_timeout(error):
-                    raise timeout_error(self.graph.settings.statement_timeout_s) from None
+                raise_if_timeout(error, self.graph.settings.statement_timeout_s)
 
         def in_thread(conn: Connection, _compiler: Compiler) -> Any:
             return statement.run(conn).scalar_one()

@@ -31,7 +31,7 @@ from graph.shape import Shape
 from graph.sql.engine import load_json
 from graph.sql.response import final_text
 from graph.sql.statement_cache import DriverStatement, Lru
-from graph.sql.timeouts import StatementTimeoutError, is_timeout, timeout_error
+from graph.sql.timeouts import raise_if_timeout
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -85,20 +85,11 @@ class PreparedOperation:
             else:
                 text = await anyio.to_thread.run_sync(read_alone, graph, run)
         except Exception as error:
-            raise_if_timed_out(error, graph)
+            raise_if_timeout(error, graph.settings.statement_timeout_s)
             # A lost database, a changed table: the full path reports it as it does for any
             # request (the endpoint forgets this operation first).
             return None
         return answer_fragment(text, self.shape, final_text(graph.dialect, self.shape))
-
-
-def raise_if_timed_out(error: Exception, graph: GraphContext) -> None:
-    """A prepared statement's failure when it met the time limit, as TIMEOUT: the thread's
-    way raises it so already (graph/sql/timeouts.py), the event loop's a driver's error."""
-    if isinstance(error, StatementTimeoutError):
-        raise error
-    if is_timeout(error):
-        raise timeout_error(graph.settings.statement_timeout_s) from None
 
 
 def read_alone(graph: GraphContext, work: Callable[[Connection], T]) -> T:

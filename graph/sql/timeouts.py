@@ -78,8 +78,7 @@ def limit_sqlite_statements(engine: Engine, seconds: float) -> None:
 def raise_timeout(context: ExceptionContext, seconds: float | None) -> None:
     """handle_error: a statement stopped by the time limit is TIMEOUT."""
     original = context.original_exception
-    if is_timeout(original):
-        raise timeout_error(seconds) from None
+    raise_if_timeout(original, seconds)
     if is_locked(original):
         raise locked_error() from None
 
@@ -90,6 +89,16 @@ def is_timeout(error: BaseException) -> bool:
     return getattr(error, "sqlstate", None) in _PG_TIMEOUTS or (
         isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted"
     )
+
+
+def raise_if_timeout(error: BaseException, seconds: float | None) -> None:
+    """TIMEOUT when `error` is a statement stopped by a limit of `seconds`: ours already (the
+    engine's handle_error raised it, above), or a driver's (a statement run outside the
+    engine, graph/sql/async_reader.py, or the engine's own before handle_error)."""
+    if isinstance(error, StatementTimeoutError):
+        raise error
+    if is_timeout(error):
+        raise timeout_error(seconds) from None
 
 
 def timeout_error(seconds: float | None) -> StatementTimeoutError:
