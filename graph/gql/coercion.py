@@ -95,16 +95,16 @@ def write_inputs(spec: Spec) -> dict[str, WriteInput]:
 # -- where a variable is used --------------------------------------------------------------
 
 
-def _variables_in(value: ValueNode) -> Iterator[str]:
+def variables_in(value: ValueNode) -> Iterator[str]:
     """The variables a literal holds, at any depth (`[$one, {name: $name}]`)."""
     if isinstance(value, VariableNode):
         yield value.name.value
     elif isinstance(value, ListValueNode):
         for item in value.values:
-            yield from _variables_in(item)
+            yield from variables_in(item)
     elif isinstance(value, ObjectValueNode):
         for field in value.fields:
-            yield from _variables_in(field.value)
+            yield from variables_in(field.value)
 
 
 class _Usages:
@@ -125,7 +125,7 @@ class _Usages:
     def _nested(self, nodes: Sequence[Any] | None) -> None:
         """Arguments whose variables cannot be named by the argument (directives...)."""
         for node in nodes or ():
-            for variable in _variables_in(node.value):
+            for variable in variables_in(node.value):
                 self._add(variable, None)
 
     def _walk(self, selection_set: SelectionSetNode | None) -> None:

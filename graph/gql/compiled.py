@@ -55,6 +55,30 @@ LIST = "list"
 ONE = "one"
 
 
+class StatementNoted(Exception):
+    """Raised by the compiled path, in a session that only plans (ReadSession.planning_only),
+    in place of running its statement: what it would have run (graph/gql/document_bindings.py).
+    `template_key` keys the template's driver text (graph.driver_templates); `alone`: the
+    statement would be the operation's whole answer."""
+
+    def __init__(
+        self,
+        kind: str,
+        template_read: Read,
+        template_key: Any,
+        parameters: dict[str, Any],
+        shape: Shape,
+        alone: bool,
+    ) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.template_read = template_read
+        self.template_key = template_key
+        self.parameters = parameters
+        self.shape = shape
+        self.alone = alone
+
+
 def shape_of(
     planner: Planner,
     table: str,
@@ -201,6 +225,10 @@ async def _text(
     graph = context.graph
     cache: StatementCache = graph.statements
     alone = sole_key is not None
+    if context.session.planning_only:
+        template_read, parameters = parameterized(graph.spec, read)
+        template_key = cache.key(kind, template_read, shape)
+        raise StatementNoted(kind, template_read, template_key, parameters, shape, alone)
     exact = cache.key(kind, read, shape)
     kept = cache.get(exact) if exact is not None else None
     if kept is not None:

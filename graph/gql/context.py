@@ -167,12 +167,15 @@ class ReadSession:
         # (graph/http/endpoint.py Incoming): the session's first statement is that one again,
         # and answers the error at once rather than making the database wait the limit again.
         self.timed_out: StatementTimeoutError | None = None
+        # Set for a plan made only to see its statement (graph/gql/document_bindings.py):
+        # the compiled path raises StatementNoted instead of running it, and nothing runs.
+        self.planning_only = False
 
     async def run(self, work: Callable[[Connection, Compiler], T], *, alone: bool = False) -> T:
         """Run `work` in the operation's snapshot. `alone`: the work is ONE statement and the
         operation's only root field, so it sees one snapshot by itself: it runs outside a
         transaction (no BEGIN and ROLLBACK, two round trips on PostgreSQL)."""
-        self._raise_timed_out()
+        self._before_statement()
         async with self._lock:
             with database_errors(self.graph.catalog):
                 return await anyio.to_thread.run_sync(self._in_thread, work, alone)
@@ -184,7 +187,7 @@ class ReadSession:
         statement stopped by the time limit is TIMEOUT as on the thread; any other failure
         (a lost connection, a full pool, a changed table) runs it again the usual way, which
         retries or reports it with the usual code."""
-        self._raise_timed_out()
+        self._before_statement()
         reader = self.graph.async_reader
         if alone and self._conn is None and reader is not None and reader.ready:
             try:
@@ -197,7 +200,10 @@ class ReadSession:
 
         return await self.run(in_thread, alone=alone)
 
-    def _raise_timed_out(self) -> None:
+    def _before_statement(self) -> None:
+        """Refuse to run when only planning; raise the time limit met already, once."""
+        if self.planning_only:
+            raise RuntimeError("a session that only plans runs no statement")
         error, self.timed_out = self.timed_out, None
         if error is not None:
             raise error

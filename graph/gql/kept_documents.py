@@ -20,10 +20,16 @@ Anything else goes the full way, which answers the same or with its error: a var
 does not coerce, a cost over the limit, an unexpected exception (the full path logs it), an
 answer of the reference path. A query writes nothing, so running it again there changes
 nothing.
+
+A kept document also keeps, per value of the variables that can change its statement, the
+statement bound to the others (graph/gql/document_bindings.py): a request that finds one
+skips the cost estimate and the planning too, and runs the template's driver text with its
+variables' values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,18 +40,32 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLObjectType,
     GraphQLSchema,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
+    TypeNode,
     is_non_null_type,
     located_error,
     parse,
 )
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from graphql.pyutils import Path
 from strawberry.types import ExecutionResult
 
 from graph.errors import GraphError
+from graph.gql.compiled import StatementNoted
 from graph.gql.cost import CostRules, estimate_objects
+from graph.gql.document_bindings import (
+    MAX_BINDINGS,
+    PROBES,
+    SECOND_PROBES,
+    Binding,
+    binding_key,
+    bound_from,
+    value_variables,
+)
 from graph.sql.statement_cache import Lru
 
 if TYPE_CHECKING:
@@ -72,17 +92,26 @@ class ResolveInfo:
 
 @dataclass(frozen=True)
 class KeptDocument:
-    """A query of one root field, parsed: the field, and what its resolver is given."""
+    """A query of one root field, parsed: the field, and what its resolver is given; its
+    value variables and the statements bound to them (graph/gql/document_bindings.py)."""
 
     document: DocumentNode
     operation: OperationDefinitionNode
     field: FieldNode
     fragments: dict[str, FragmentDefinitionNode]
+    values: frozenset[str] = frozenset()
+    bindings: Lru[tuple[Any, ...], tuple[Binding | None]] = dataclasses.field(
+        default_factory=lambda: Lru(MAX_BINDINGS)
+    )
 
     @property
     def key(self) -> str:
         """The field's response key."""
         return self.field.alias.value if self.field.alias else self.field.name.value
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        return tuple(d.variable.name.value for d in self.operation.variable_definitions or ())
 
     async def answer(
         self, schema: GraphQLSchema, rules: CostRules, variables: Any, context: RequestContext
@@ -95,9 +124,34 @@ class KeptDocument:
         )
         if isinstance(coerced, list):  # the variables' errors: the full path's to report
             return None
-        total, _ = estimate_objects(schema, self.document, context.operation_name, variables, rules)
-        if total > rules.max_nodes:
+        key = binding_key(self.variable_names, self.values, variables, coerced.coerced)
+        learned = self.bindings.get(key) if key is not None else None
+        binding = learned[0] if learned is not None else None
+        try:
+            if binding is not None:
+                # A binding is kept only for a key whose request passed the cost limit,
+                # which only the other variables' values change.
+                found = await binding.answer(context, coerced.coerced)
+                if found is not None:
+                    return found
+            total, _ = estimate_objects(
+                schema, self.document, context.operation_name, variables, rules
+            )
+            if total > rules.max_nodes:
+                return None
+            answer = await self._resolve(schema, coerced, context)
+        except GraphError as error:
+            return self._located(schema, error)
+        except Exception:
             return None
+        if type(answer) is not orjson.Fragment:
+            return None
+        if key is not None and learned is None:
+            self.bindings.put(key, (await self._learn(schema, coerced, context),))
+        return answer
+
+    async def _resolve(self, schema: GraphQLSchema, coerced: Any, context: RequestContext) -> Any:
+        """The root field's resolver's answer, called as graphql-core calls it."""
         query = schema.query_type
         assert query is not None
         name = self.field.name.value
@@ -112,24 +166,61 @@ class KeptDocument:
             variable_values=coerced,
             context=context,
         )
-        field = query.fields[name]
-        assert field.resolve is not None
-        try:
-            answer = await field.resolve(None, info)
-        except GraphError as error:
-            # As graphql-core answers a resolver's error: located at the field, which is null
-            # (the whole data when the field is non-null).
-            located = located_error(error, [self.field], [self.key])
-            data = None if is_non_null_type(field.type) else {self.key: None}
-            return ExecutionResult(data=data, errors=[located])
-        except Exception:
-            return None
-        return answer if type(answer) is orjson.Fragment else None
+        resolve = query.fields[name].resolve
+        assert resolve is not None
+        return await resolve(None, info)
+
+    def _located(self, schema: GraphQLSchema, error: GraphError) -> ExecutionResult:
+        """As graphql-core answers a resolver's error: located at the field, which is null
+        (the whole data when the field is non-null)."""
+        query = schema.query_type
+        assert query is not None
+        located = located_error(error, [self.field], [self.key])
+        non_null = is_non_null_type(query.fields[self.field.name.value].type)
+        return ExecutionResult(data=None if non_null else {self.key: None}, errors=[located])
+
+    async def _learn(
+        self, schema: GraphQLSchema, coerced: VariableValues, context: RequestContext
+    ) -> Binding | None:
+        """The binding of these variables' key, from two plans with probe values in a
+        session that runs nothing (graph/gql/document_bindings.py); None when they show none."""
+        declared = {
+            d.variable.name.value: named_type(d.type)
+            for d in self.operation.variable_definitions or ()
+        }
+        given = [name for name in sorted(self.values) if coerced.coerced.get(name) is not None]
+        notes: list[tuple[StatementNoted, dict[str, Any]]] = []
+        for offset in (0, SECOND_PROBES):
+            probes = {name: PROBES[declared[name]](offset + n) for n, name in enumerate(given)}
+            planning = type(context)(context.graph, context.request, context.operation_name)
+            planning.session.planning_only = True
+            try:
+                probed = VariableValues(coerced.sources, {**coerced.coerced, **probes})
+                await self._resolve(schema, probed, planning)
+            except StatementNoted as noted:
+                notes.append((noted, probes))
+            except Exception:
+                return None
+            else:
+                return None
+        graph = context.graph
+        return bound_from(graph.spec, graph.dialect, self.key, notes, graph.driver_templates)
 
 
-def kept_document(query: str, operation_name: str | None) -> KeptDocument | None:
+def named_type(type_node: TypeNode) -> str:
+    """The name of a variable's type, under its non-null and list wrappers."""
+    while isinstance(type_node, NonNullTypeNode | ListTypeNode):
+        type_node = type_node.type
+    assert isinstance(type_node, NamedTypeNode)
+    return type_node.name.value
+
+
+def kept_document(
+    query: str, operation_name: str | None, lookups: frozenset[str] = frozenset()
+) -> KeptDocument | None:
     """The document `query` kept for `operation_name`: a query whose selection is one field
-    without directives; None for anything else (not kept)."""
+    without directives; None for anything else (not kept). `lookups`: the root lookup fields'
+    names (their key argument may be a value variable)."""
     if len(query) > MAX_KEPT_DOCUMENT_CHARS:
         return None
     document = parse(query)
@@ -146,7 +237,8 @@ def kept_document(query: str, operation_name: str | None) -> KeptDocument | None
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    return KeptDocument(document, operation, only, fragments)
+    values = value_variables(operation, fragments, lookups)
+    return KeptDocument(document, operation, only, fragments, values)
 
 
 class KeptDocuments(Lru[tuple[str, str | None], KeptDocument]):

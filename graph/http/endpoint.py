@@ -109,6 +109,8 @@ class GraphQLEndpoint:
         self.settings = graph.settings
         self.ide_html = get_graphql_ide_html("graphiql") if graph.settings.ide else None
         self.cost_rules = CostRules.of(graph.spec, graph.settings)
+        # The root lookup fields: their key may be bound to a variable without planning.
+        self.lookups = frozenset(table.single_root for table in graph.spec.tables.values())
         # The shapes of documents seen before: a client sends the same few documents with
         # other variables, and the scan costs as much as a lookup's planning.
         self._shapes: Lru[str, DocumentShape] = Lru(KEPT_SHAPES)
@@ -228,7 +230,9 @@ class GraphQLEndpoint:
         key = documents.key(graphql_request.query, graphql_request.operation_name)
         if key is None or documents.get(key) is not None:
             return
-        document = kept_document(graphql_request.query, graphql_request.operation_name)
+        document = kept_document(
+            graphql_request.query, graphql_request.operation_name, self.lookups
+        )
         if document is not None and document.key == prepared.key:
             documents.put(key, document)
 

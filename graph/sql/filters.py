@@ -421,6 +421,8 @@ SLOT_OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "in", "nin"})
 _LIST_SLOTS = frozenset(
     op.name for op in OPERATORS if op.name in SLOT_OPERATORS and op.value == MANY
 )
+# Those that take one value: a Slot's for every value but null.
+SCALAR_SLOT_OPERATORS = SLOT_OPERATORS - _LIST_SLOTS
 
 
 def takes_slot(op_name: str, value: Any) -> bool:

@@ -58,6 +58,26 @@ def _filter(spec: Spec, table: str, node: Filter, values: dict[str, Any]) -> Fil
     return node
 
 
+def slot_compares(spec: Spec, read: Read) -> dict[str, tuple[str, Compare]]:
+    """The table and the Compare of every Slot in a parameterized Read, by the Slot's name."""
+    found: dict[str, tuple[str, Compare]] = {}
+    pending: list[tuple[str, Filter | None]] = []
+    reads = [read]
+    while reads:
+        current = reads.pop()
+        pending.append((current.table, current.where))
+        reads.extend(child.read for child in current.children)
+    while pending:
+        table, node = pending.pop()
+        if isinstance(node, Compare) and isinstance(node.value, Slot):
+            found[node.value.name] = (table, node)
+        elif isinstance(node, BoolOp):
+            pending.extend((table, item) for item in node.items)
+        elif isinstance(node, RelationFilter):
+            pending.append((node.end.target, node.filter))
+    return found
+
+
 def parameterized_page(page: Page, values: dict[str, Any]) -> Page:
     """`page` with Slots for its cursor's values (each sort value, then the id), their
     parameters added to `values`: the pages of one walk run one statement. A null stays (its

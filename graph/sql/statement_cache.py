@@ -88,6 +88,11 @@ class Lru(Generic[K, V]):
             self.hits += 1
             return found
 
+    def peek(self, key: K) -> V | None:
+        """The entry of `key`, not counted as a use (neither a hit nor more recent)."""
+        with self._lock:
+            return self._entries.get(key)
+
     def put(self, key: K, value: V) -> None:
         if self.size == 0:
             return
