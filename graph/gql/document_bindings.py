@@ -229,11 +229,12 @@ class BoundSlot:
 
 @dataclass(frozen=True)
 class Binding:
-    """A document's statement for one binding key: the template, the Shape of its answer,
-    the Slots that take variables' values and the others' values."""
+    """A document's statement for one binding key: the template's driver text (held here, as
+    long as the document is kept, whether or not the driver texts' cache still holds it), the
+    Shape of its answer, the Slots that take variables' values and the others' values."""
 
     key: str
-    template_key: Any
+    driver: DriverTemplate
     shape: Shape
     final: bool
     slots: tuple[BoundSlot, ...]
@@ -243,16 +244,15 @@ class Binding:
         self, context: RequestContext, coerced: dict[str, Any]
     ) -> orjson.Fragment | None:
         """The root field's answer for these variables; None when the full path must answer
-        (a refused value, the template's driver text no longer kept, a null under a non-null
-        field). Raises what the statement raises (a time limit: GraphError)."""
+        (a refused value, a null under a non-null field). Raises what the statement raises
+        (a time limit: GraphError)."""
         parameters = dict(self.constants)
         try:
             for slot in self.slots:
                 parameters[slot.name] = slot.value(coerced[slot.variable])
         except ValueError:
             return None
-        driver = context.graph.driver_templates.get(self.template_key)
-        statement = driver.bound(parameters) if driver is not None else None
+        statement = self.driver.bound(parameters)
         if statement is None:
             return None
         text = await context.session.scalar(statement, alone=True)
@@ -278,7 +278,8 @@ def bound_from(
         return None
     if first.template_key != second.template_key or first.kind != second.kind:
         return None
-    if driver_templates.peek(first.template_key) is None:
+    driver = driver_templates.peek(first.template_key)
+    if driver is None:
         return None
     if first.parameters.keys() != second.parameters.keys():
         return None
@@ -300,4 +301,4 @@ def bound_from(
         else:
             return None
     final = final_text(dialect, first.shape)
-    return Binding(key, first.template_key, first.shape, final, tuple(slots), constants)
+    return Binding(key, driver, first.shape, final, tuple(slots), constants)
