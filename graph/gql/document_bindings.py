@@ -5,8 +5,8 @@ root resolver still plans the selection, builds its Shape, takes the comparison 
 the Read (graph/sql/slots.py) and looks its statement up, at every request: for a grid's
 detail pane that asks for one key after another, the same work again to reach the same
 statement with another value in one Slot. This module keeps, per document and per value of
-the variables that can change the statement, what that work comes to: the template's key,
-the Shape, and which variable gives which Slot its value. A later request then checks each
+the variables that can change the statement, what that work comes to: the template's driver
+text, the Shape, and which variable gives which Slot its value. A later request then checks each
 such value as the planner checks it and runs the template's driver text
 (graph/sql/driver_template.py) with them.
 
