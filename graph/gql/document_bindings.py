@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,14 +42,12 @@ from graphql import (
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
     ListValueNode,
     NamedTypeNode,
     NonNullTypeNode,
     ObjectValueNode,
     OperationDefinitionNode,
-    SelectionSetNode,
+    SelectionNode,
     ValueNode,
     VariableNode,
 )
@@ -103,70 +101,56 @@ def value_variables(
     operation: OperationDefinitionNode,
     fragments: dict[str, FragmentDefinitionNode],
     lookups: frozenset[str],
-) -> frozenset[str]:
-    """The operation's value variables (module docstring). `lookups`: the root lookup
-    fields' names."""
+) -> dict[str, str]:
+    """The operation's value variables (module docstring), each with its declared type's
+    name. `lookups`: the root lookup fields' names."""
     declared = {
         d.variable.name.value: d.type.type if isinstance(d.type, NonNullTypeNode) else d.type
         for d in operation.variable_definitions or ()
     }
     candidates = {
-        name
+        name: type_node.name.value
         for name, type_node in declared.items()
         if isinstance(type_node, NamedTypeNode) and type_node.name.value in PROBES
     }
     elsewhere: set[str] = set()
-    for directive in _directives(operation, fragments):
-        for argument in directive.arguments or ():
-            elsewhere.update(variables_in(argument.value))
+    definitions = [operation, *fragments.values()]
+    for directive in (d for definition in definitions for d in definition.directives or ()):
+        elsewhere.update(_directive_variables(directive))
     roots = operation.selection_set.selections
-    for field, depth in _fields(operation.selection_set, fragments):
-        lookup = depth == 0 and any(field is root for root in roots) and field.name.value in lookups
-        for argument in field.arguments or ():
+    for selection in _selections(operation, fragments):
+        for directive in selection.directives or ():
+            elsewhere.update(_directive_variables(directive))
+        if not isinstance(selection, FieldNode):
+            continue
+        # Identity, not depth: a root field is one of the operation's own selections.
+        lookup = selection.name.value in lookups and any(selection is root for root in roots)
+        for argument in selection.arguments or ():
             if argument.name.value == WHERE:
                 elsewhere.update(_outside_operands(argument.value))
             elif not (lookup and isinstance(argument.value, VariableNode)):
                 elsewhere.update(variables_in(argument.value))
-    return frozenset(candidates - elsewhere)
+    return {name: type_name for name, type_name in candidates.items() if name not in elsewhere}
 
 
-def _fields(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
-) -> Iterator[tuple[FieldNode, int]]:
-    """Every field of the selection, through fragments, with its depth (0: a root field);
-    each fragment's fields once."""
-    seen: set[str] = set()
-    pending: list[tuple[SelectionSetNode, int]] = [(selection_set, 0)]
-    while pending:
-        current, depth = pending.pop()
-        for selection in current.selections:
-            if isinstance(selection, FieldNode):
-                yield selection, depth
-                if selection.selection_set is not None:
-                    pending.append((selection.selection_set, depth + 1))
-            elif isinstance(selection, InlineFragmentNode):
-                pending.append((selection.selection_set, depth))
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name not in seen and name in fragments:
-                    seen.add(name)
-                    pending.append((fragments[name].selection_set, depth))
-
-
-def _directives(
+def _selections(
     operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
-) -> Iterator[DirectiveNode]:
-    """Every directive of the operation and of its fragments."""
-    yield from operation.directives or ()
+) -> Iterator[SelectionNode]:
+    """Every selection of the operation and of each fragment, once: one walk serves both the
+    fields' arguments and the directives (validation refuses a fragment never spread)."""
     sets = [operation.selection_set, *(f.selection_set for f in fragments.values())]
-    for fragment in fragments.values():
-        yield from fragment.directives or ()
     while sets:
         for selection in sets.pop().selections:
-            yield from selection.directives or ()
+            yield selection
             inner = getattr(selection, "selection_set", None)
             if inner is not None:
                 sets.append(inner)
+
+
+def _directive_variables(directive: DirectiveNode) -> Iterator[str]:
+    """The variables of a directive's arguments (a condition: part of the key)."""
+    for argument in directive.arguments or ():
+        yield from variables_in(argument.value)
 
 
 def _outside_operands(where: ValueNode) -> Iterator[str]:
@@ -184,7 +168,7 @@ def _outside_operands(where: ValueNode) -> Iterator[str]:
 
 
 def binding_key(
-    names: tuple[str, ...], values: frozenset[str], raw: Any, coerced: dict[str, Any]
+    names: tuple[str, ...], values: Collection[str], raw: Any, coerced: dict[str, Any]
 ) -> tuple[Any, ...] | None:
     """The key of a request's binding: each variable's value, but a value variable's state
     (absent, null, given); None when a value cannot key it."""

@@ -30,6 +30,7 @@ variables' values.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,12 +41,8 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLObjectType,
     GraphQLSchema,
-    ListTypeNode,
-    NamedTypeNode,
-    NonNullTypeNode,
     OperationDefinitionNode,
     OperationType,
-    TypeNode,
     is_non_null_type,
     located_error,
     parse,
@@ -99,7 +96,7 @@ class KeptDocument:
     operation: OperationDefinitionNode
     field: FieldNode
     fragments: dict[str, FragmentDefinitionNode]
-    values: frozenset[str] = frozenset()
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
     bindings: Lru[tuple[Any, ...], tuple[Binding | None]] = dataclasses.field(
         default_factory=lambda: Lru(MAX_BINDINGS)
     )
@@ -109,8 +106,9 @@ class KeptDocument:
         """The field's response key."""
         return self.field.alias.value if self.field.alias else self.field.name.value
 
-    @property
+    @functools.cached_property
     def variable_names(self) -> tuple[str, ...]:
+        """The declared variables' names, in order (read at every request: kept)."""
         return tuple(d.variable.name.value for d in self.operation.variable_definitions or ())
 
     async def answer(
@@ -184,14 +182,10 @@ class KeptDocument:
     ) -> Binding | None:
         """The binding of these variables' key, from two plans with probe values in a
         session that runs nothing (graph/gql/document_bindings.py); None when they show none."""
-        declared = {
-            d.variable.name.value: named_type(d.type)
-            for d in self.operation.variable_definitions or ()
-        }
         given = [name for name in sorted(self.values) if coerced.coerced.get(name) is not None]
         notes: list[tuple[StatementNoted, dict[str, Any]]] = []
         for offset in (0, SECOND_PROBES):
-            probes = {name: PROBES[declared[name]](offset + n) for n, name in enumerate(given)}
+            probes = {name: PROBES[self.values[name]](offset + n) for n, name in enumerate(given)}
             planning = type(context)(context.graph, context.request, context.operation_name)
             planning.session.planning_only = True
             try:
@@ -205,14 +199,6 @@ class KeptDocument:
                 return None
         graph = context.graph
         return bound_from(graph.spec, graph.dialect, self.key, notes, graph.driver_templates)
-
-
-def named_type(type_node: TypeNode) -> str:
-    """The name of a variable's type, under its non-null and list wrappers."""
-    while isinstance(type_node, NonNullTypeNode | ListTypeNode):
-        type_node = type_node.type
-    assert isinstance(type_node, NamedTypeNode)
-    return type_node.name.value
 
 
 def kept_document(
