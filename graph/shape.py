@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from graph.aggregate import ChildAggregate
 from graph.spec.model import FieldSpec, FieldType, RelationEnd
 
 
@@ -55,7 +56,38 @@ class AggregateEntry:
     end: RelationEnd
 
 
-Entry = FieldEntry | TypenameEntry | LinkEntry | AggregateEntry
+# What a key of a group object (GroupValue) holds.
+GROUP_TYPENAME = "typename"  # the object type's name
+GROUP_NULL = "null"  # a grouping key: an ungrouped group has none
+GROUP_OBJECT = "object"  # an object of its own values (`key`, `min`, ...)
+GROUP_MEASURE = "measure"  # `count`, or a measure of a field (COUNT_DISTINCT, MIN, MAX)
+
+
+@dataclass(frozen=True)
+class GroupValue:
+    """One response key of a group object built in the statement, or of an object in it."""
+
+    key: str
+    holds: str
+    type_name: str | None = None  # GROUP_TYPENAME
+    inner: tuple[GroupValue, ...] = ()  # GROUP_OBJECT
+    kind: str | None = None  # GROUP_MEASURE: a measure kind of graph/aggregate.py
+    field: FieldSpec | None = None  # GROUP_MEASURE of a field
+
+
+@dataclass(frozen=True)
+class GroupsEntry:
+    """A relation's aggregate whose one group per row (no `groupBy`) the statement builds
+    itself, as a correlated subquery over the row's linked rows (graph/sql/group_object.py;
+    which ones: graph/gql/inline_groups.py). `aggregate` says which rows (its relation and
+    `where`); `group`, the group object's keys in the client's order."""
+
+    key: str
+    aggregate: ChildAggregate
+    group: tuple[GroupValue, ...]
+
+
+Entry = FieldEntry | TypenameEntry | LinkEntry | AggregateEntry | GroupsEntry
 
 
 @dataclass(frozen=True)
@@ -119,6 +151,15 @@ class Shape:
         return any(
             (isinstance(e, FieldEntry) and e.field.type is FieldType.JSON)
             or (isinstance(e, LinkEntry) and e.shape.holds_json)
+            for e in self.entries
+        )
+
+    @cached_property
+    def holds_groups(self) -> bool:
+        """Whether a relation's group object is built in the statement at any depth (its
+        JSON is the database's json_build_object, spaced: never a final text)."""
+        return any(
+            isinstance(e, GroupsEntry) or (isinstance(e, LinkEntry) and e.shape.holds_groups)
             for e in self.entries
         )
 

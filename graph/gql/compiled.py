@@ -34,10 +34,19 @@ from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.gql.compiled_groups import GroupSite, place_groups, plan_site, without_aggregates
+from graph.gql.inline_groups import inline_group, rows_below
 from graph.gql.prepared import PreparedOperation, answer_fragment, loaded_answer
 from graph.gql.selection import Planner
 from graph.plan import Read
-from graph.shape import AggregateEntry, Entry, FieldEntry, LinkEntry, Shape, TypenameEntry
+from graph.shape import (
+    AggregateEntry,
+    Entry,
+    FieldEntry,
+    GroupsEntry,
+    LinkEntry,
+    Shape,
+    TypenameEntry,
+)
 from graph.sql.compile import Compiler
 from graph.sql.driver_template import DriverTemplate
 from graph.sql.response import MAX_KEYS, ResponseCompiler, final_text
@@ -86,12 +95,15 @@ def shape_of(
     read: Read,
     sites: list[GroupSite] | None = None,
     path: tuple[str, ...] = (),
+    rows: int | None = None,
 ) -> Shape | None:
     """The Shape of rows of `table` whose selection is `fields` and whose Read is `read`
     (planned from the same selection), or None when something in it is not compiled.
     Relation aggregates are compiled when `sites` collects where their groups go
     (graph/gql/compiled_groups.py; `path`: the response keys leading to these rows), in the
-    order the reference path runs them: those below this level's relations first."""
+    order the reference path runs them: those below this level's relations first; or, with
+    one group per row, into the rows' statement itself (graph/gql/inline_groups.py; `rows`:
+    the most rows of this level the answer holds, None when not known)."""
     info = planner.index[table]
     entries: list[Entry] = []
     own_sites: list[GroupSite] = []
@@ -106,7 +118,8 @@ def shape_of(
             end = info.relations[name]
             child = next(c for c in read.children if c.key == key)
             subfields = planner.subfields(nodes)
-            inner = shape_of(planner, end.target, subfields, child.read, sites, (*path, key))
+            below = rows_below(rows, end, child.read)
+            inner = shape_of(planner, end.target, subfields, child.read, sites, (*path, key), below)
             if inner is None:
                 return None
             entries.append(LinkEntry(key, end, inner))
@@ -114,6 +127,10 @@ def shape_of(
             aggregate = next((a for a in read.aggregates if a.key == key), None)
             if sites is None or aggregate is None:
                 return None
+            group = inline_group(planner, table, nodes, aggregate, rows)
+            if group is not None:
+                entries.append(GroupsEntry(key, aggregate, group))
+                continue
             site = plan_site(planner, table, path, key, nodes, aggregate)
             if site is None:
                 return None
@@ -144,7 +161,7 @@ async def answer(
     if not planner.settings.compiled:
         return None
     sites: list[GroupSite] = []
-    shape = shape_of(planner, read.table, fields, read, sites)
+    shape = shape_of(planner, read.table, fields, read, sites, rows=1 if one else read.limit)
     if shape is None:
         return None
     if sites:

@@ -43,10 +43,11 @@ from sqlalchemy import (
 
 from graph import naming
 from graph.plan import ChildRead, Read
-from graph.shape import AggregateEntry, Entry, LinkEntry, Shape, TypenameEntry
+from graph.shape import AggregateEntry, Entry, GroupsEntry, LinkEntry, Shape, TypenameEntry
 from graph.spec.model import FieldSpec, FieldType, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
+from graph.sql.group_object import groups_value
 from graph.sql.tables import Catalog
 from graph.sql.types import CalendarDate, UtcDateTime
 
@@ -204,6 +205,8 @@ class ResponseCompiler:
     ) -> Any:
         if isinstance(entry, TypenameEntry):
             return literal(entry.type_name)
+        if isinstance(entry, GroupsEntry):
+            return groups_value(self, entry, source, level + 1)
         if isinstance(entry, AggregateEntry):
             # The row's id, by which the aggregate's own statement finds its groups
             # (graph/gql/compiled_groups.py puts them in its place).
@@ -213,7 +216,7 @@ class ResponseCompiler:
                 # A computed field's SQL is made anew for each statement (it may hold the
                 # request's moment): not cached.
                 column = self.compiler.column(table, source, entry.field.name)
-                return self._field_value(entry.field, column)
+                return self.answered_value(entry.field, column)
             return self.field_value(entry.field, source.c[entry.field.name])
         child = next(c for c in read.children if c.key == entry.key)
         return self._linked(child, entry.shape, source, level + 1)
@@ -243,10 +246,12 @@ class ResponseCompiler:
         key = (self.dialect, id(column))
         cached = _VALUES.get(key)
         if cached is None or cached[0] is not column:  # the column kept: its id stays its own
-            cached = _VALUES[key] = (column, self._field_value(field, column))
+            cached = _VALUES[key] = (column, self.answered_value(field, column))
         return cached[1]
 
-    def _field_value(self, field: FieldSpec, column: Any) -> Any:
+    def answered_value(self, field: FieldSpec, column: Any) -> Any:
+        """A field's value (a column, or an expression of its type) as the JSON value the API
+        answers with; built anew (field_value keeps those of the reused columns)."""
         kind = field.type
         if kind is FieldType.ENUM:
             names = {value: naming.enum_member(value) for value in field.values}
@@ -330,10 +335,13 @@ def final_text(dialect: str, shape: Shape) -> bool:
     spaces and escape strings as orjson does: the short escapes, `\\u00XX` for the other
     control characters) and no json field is selected (jsonb spaces its documents); floats
     then differ only where PostgreSQL writes an exponent (`1e-05`, `1e+15`), which the
-    caller looks for. Not on SQLite, whose JSON this module does not shape as orjson's."""
+    caller looks for. Not with a group object built in the statement (json_build_object
+    spaces it: graph/sql/group_object.py). Not on SQLite, whose JSON this module does not
+    shape as orjson's."""
     return (
         dialect == dialects.POSTGRESQL
         and not shape.holds_json
+        and not shape.holds_groups
         and shape.longest_key <= MAX_COLUMN_NAME
     )
 
