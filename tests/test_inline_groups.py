@@ -79,7 +79,7 @@ class Documents:
         if draw(st.booleans()):
             key = draw(st.integers(1, 40))
             return f"{{ one: {table.single_root}(id: {key}) {{ {rows} }} }}"
-        limit = draw(st.sampled_from([1, 3, 12, 40, None]))
+        limit = draw(st.sampled_from([1, 3, 6, 20, 40, None]))
         args = f"(limit: {limit})" if limit is not None else ""
         return f"{{ rows: {table.list_root}{args} {{ {rows} }} }}"
 
@@ -191,7 +191,7 @@ def test_groups_built_in_the_statement_are_the_reference_paths_bytes(
 
 
 HAND_PICKED = """
-{ playbooks(limit: 12) {
+{ playbooks(limit: 6) {
     playbookName
     executionsAggregate(where: {status: {eq: FAILED}}) {
       __typename n: count key { status __typename playbook { __typename } }
@@ -213,7 +213,8 @@ fragment Extremes on ExecutionLogGroup {
 
 def test_one_statement_answers_rows_and_their_groups(world: World) -> None:
     """Aliases, a fragment, __typename at three levels, every extreme type, a relation's own
-    where: the reference path's bytes, and ONE statement for the root field."""
+    where, 18 runs below 6 playbooks: the reference path's bytes, and ONE statement for the
+    root field."""
     if world.name != "grace":
         pytest.skip("the document is of the shipped tables")
     same_bytes(world, HAND_PICKED, {})
@@ -232,7 +233,8 @@ def test_one_statement_answers_rows_and_their_groups(world: World) -> None:
 def test_more_parents_than_groups_allowed_keep_the_reference_error(world: World) -> None:
     """GRAPH_MAX_GROUPS: a limit above it keeps the aggregate's own statement, whose
     LIMIT_EXCEEDED both paths answer; a limit within it is built in the statement (no error on
-    either path). Without a limit, the default page size (100) is the bound."""
+    either path). Without a limit, the default page size (100) is the bound: more parents than
+    MAX_PARENTS, own statement, at any GRAPH_MAX_GROUPS."""
     if world.name != "grace":
         pytest.skip("the document is of the shipped tables")
     document = "{ playbooks%s { playbookName executionsAggregate { count } } }"
@@ -246,3 +248,8 @@ def test_more_parents_than_groups_allowed_keep_the_reference_error(world: World)
             assert (b"LIMIT_EXCEEDED" in answer) is refused, answer[:300]
             # Refused: the rows' statement, then the aggregate's own, which fails.
             assert counter.count == (2 if refused else 1), counter.statements
+        api = compiled_api(backend)
+        for limit, statements in (("(limit: 20)", 1), ("(limit: 21)", 2), ("", 2)):
+            with api.counter.watching(backend.db.engine) as counter:
+                answer = world.loop.run_until_complete(api.post(document % limit, {}))
+            assert "errors" not in answer and counter.count == statements, counter.statements
