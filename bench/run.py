@@ -127,6 +127,15 @@ V1 = """query V1($id: String!) {
   }
 }"""
 
+# D3: a run's detail pane, as V1 a key after another: the run, its playbook, and the count and
+# latest start of the playbook's runs (a relation aggregate: built in the rows' statement).
+D3 = """query D3($id: String!) {
+  executionLog(executionId: $id) {
+    executionId component status startedAt durationMs
+    playbook { playbookName executionsAggregate { count max { startedAt } } }
+  }
+}"""
+
 # V2: Q2 before a moment.
 V2 = """query V2($before: DateTime!) {
   executionLogs(
@@ -150,7 +159,7 @@ class Query:
     # The answer's list of rows: a root field, or a path into it (`a.edges`).
     root: str = "executionLogs"
     variables: dict[str, Any] | None = None
-    # Variables of the requests after the first, each its own body, sent in turn (V1, V2).
+    # Variables of the requests after the first, each its own body, sent in turn (V1, D3, V2).
     varying: tuple[dict[str, Any], ...] = ()
 
     def rows(self, data: dict[str, Any] | None) -> list[Any]:
@@ -191,6 +200,7 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
         "d2": Query("d2", D2, "/d2", 200, "playbooks"),
         "c1": Query("c1", C1, None, 50, "executionLogsConnection.edges"),
         "v1": Query("v1", V1, None, 1, "executionLog"),
+        "d3": Query("d3", D3, None, 1, "executionLog"),
         "v2": Query("v2", V2, None, None),
     }
     return [known[name.strip()] for name in names.split(",") if name.strip()]
@@ -266,7 +276,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
-    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,c1,v1,v2")
+    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,c1,v1,v2")
     p.add_argument(
         "--targets",
         default="graph,floor",
@@ -294,7 +304,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.queries = make_queries(args.queries, args.floor_q1)
     except KeyError as exc:
-        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, c1, v1, v2")
+        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, d3, c1, v1, v2")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     return args
 
@@ -914,9 +924,9 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def varying_variables(url: str, queries: list[Query]) -> list[Query]:
-    """V1's and V2's variables: keys and start moments of VARYING_BODIES logs, spread over
-    the table (the first request is the first of them)."""
-    if not any(q.name in ("v1", "v2") for q in queries):
+    """V1's, D3's and V2's variables: keys and start moments of VARYING_BODIES logs, spread
+    over the table (the first request is the first of them)."""
+    if not any(q.name in ("v1", "d3", "v2") for q in queries):
         return queries
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -926,6 +936,7 @@ def varying_variables(url: str, queries: list[Query]) -> list[Query]:
         ).fetchall()
     by_query = {
         "v1": tuple({"id": key} for key, _ in rows),
+        "d3": tuple({"id": key} for key, _ in rows),
         "v2": tuple({"before": moment.astimezone(dt.UTC).isoformat()} for _, moment in rows),
     }
     return [

@@ -13,9 +13,11 @@ What is compiled today: root list fields (`executionLogs(...)`) and lookups
 (`executionLog(executionId: ...)`) whose selection, at every level, holds fields of any
 type (computed fields too), `__typename`, and relations (to-one and to-many, with their own
 where, orderBy, limit and offset); aliases, fragments and @skip/@include as GraphQL resolves
-them; connections likewise, by graph/gql/compiled_connection.py. Relation aggregates under
-the rows add one statement each, for all the rows at once, whose groups take the place of the
-ids the rows' statement wrote (graph/gql/compiled_groups.py). Anything else (an object of more
+them; connections likewise, by graph/gql/compiled_connection.py. A relation aggregate with
+one group per row (no `groupBy`) under a few rows is built by the rows' statement itself
+(graph/gql/inline_groups.py); the others add one statement each, for all the rows at once,
+whose groups take the place of the ids the rows' statement wrote
+(graph/gql/compiled_groups.py). Anything else (an object of more
 than MAX_KEYS keys, a connection whose `nodes` and `edges { node }` read one relation
 otherwise) falls back to the reference path, per root field, without an error. Aggregate
 groups, at the root or under rows, skip graphql-core's completion:

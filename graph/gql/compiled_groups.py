@@ -1,4 +1,5 @@
-"""Relation aggregates in a compiled answer (`playbooks { name executionsAggregate { count } }`).
+"""Relation aggregates in a compiled answer (`playbooks { name executionsAggregate { count } }`)
+that the rows' statement does not build itself (graph/gql/inline_groups.py says which it does).
 
 The rows' statement (graph/sql/response.py) writes each parent row's id where its groups go
 (graph/shape.py AggregateEntry). Each relation aggregate then runs its own ONE statement for
