@@ -266,10 +266,18 @@ def _create(
     target: URL, pool_size: int, statement_timeout_s: float | None, pool_timeout_s: float
 ) -> Engine:
     if target.get_backend_name() == "sqlite":
+        # One shared connection keeps an in-memory database alive between statements. A
+        # file's connections are kept as PostgreSQL's are (below): SQLAlchemy's default
+        # pool (5 kept, 10 more closed on return) opened a connection per request beyond 5
+        # concurrent ones, each reading the schema and preparing its statements anew.
+        pooling: dict[str, Any] = (
+            {"poolclass": StaticPool}
+            if _is_memory(target)
+            else {"pool_size": 2 * pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
+        )
         engine = create_engine(
             target,
-            # One shared connection keeps an in-memory database alive between statements.
-            poolclass=StaticPool if _is_memory(target) else None,
+            **pooling,
             connect_args={"check_same_thread": False},
             json_deserializer=load_json,
             # Client values never reach logs or exception texts.
