@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
+from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,10 +59,9 @@ def count_inline_groups() -> Iterator[None]:
 
 
 def _object(kind: Any) -> GraphQLObjectType:
-    while isinstance(kind, GraphQLNonNull | GraphQLList):
-        kind = kind.of_type
-    assert isinstance(kind, GraphQLObjectType)
-    return kind
+    named = get_named_type(kind)
+    assert isinstance(named, GraphQLObjectType)
+    return named
 
 
 class Documents:
@@ -125,7 +124,7 @@ class Documents:
         return [
             n
             for n, f in key.fields.items()
-            if not isinstance(_maybe_object(f.type), GraphQLObjectType)
+            if not isinstance(get_named_type(f.type), GraphQLObjectType)
         ]
 
     def group(self, draw: st.DrawFn, group: GraphQLObjectType) -> str:
@@ -159,16 +158,10 @@ class Documents:
     def leaf(name: str, parent: GraphQLObjectType) -> str:
         """A field of a group's object; a to-one relation's key object with its __typename."""
         if name != "__typename" and isinstance(
-            _maybe_object(parent.fields[name].type), GraphQLObjectType
+            get_named_type(parent.fields[name].type), GraphQLObjectType
         ):
             return f"{name} {{ __typename }}"
         return name
-
-
-def _maybe_object(kind: Any) -> Any:
-    while isinstance(kind, GraphQLNonNull | GraphQLList):
-        kind = kind.of_type
-    return kind
 
 
 _DOCUMENTS: dict[str, Documents] = {}

@@ -29,12 +29,12 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLEnumType,
-    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     Undefined,
+    get_named_type,
 )
 from graphql.execution.values import get_argument_values
 
@@ -72,7 +72,7 @@ class GroupEncoder:
     ) -> None:
         self._fragments = fragments
         self._variables = core_variables(variables)
-        group = _unwrapped(return_type)
+        group = get_named_type(return_type)  # the group type inside `[Group!]!`
         if not isinstance(group, GraphQLObjectType):
             raise NotEncodable(f"{group} is not an object type")
         self._fields = self._plan(group, field_nodes)
@@ -150,10 +150,3 @@ def _same(value: Any) -> Any:
 
 def _constant(value: str) -> Callable[[Any], str]:
     return lambda _row: value
-
-
-def _unwrapped(kind: Any) -> Any:
-    """The group type inside `[Group!]!`."""
-    while isinstance(kind, GraphQLNonNull | GraphQLList):
-        kind = kind.of_type
-    return kind

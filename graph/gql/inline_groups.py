@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from graphql import FieldNode, GraphQLList, GraphQLNonNull, GraphQLObjectType
+from graphql import FieldNode, GraphQLObjectType, GraphQLOutputType, get_named_type
 
 from graph.aggregate import COUNT, COUNT_DISTINCT, MAX, MEASURE_NAMES, MIN, ChildAggregate
 from graph.gql.selection import Planner
@@ -175,10 +175,9 @@ def _selected(
     )
 
 
-def _object_type(kind: object) -> GraphQLObjectType:
+def _object_type(kind: GraphQLOutputType) -> GraphQLObjectType:
     """The object type under a field type's non-null and list wrappers."""
-    while isinstance(kind, GraphQLNonNull | GraphQLList):
-        kind = kind.of_type
-    if not isinstance(kind, GraphQLObjectType):
+    named = get_named_type(kind)
+    if not isinstance(named, GraphQLObjectType):
         raise _NotInline(str(kind))
-    return kind
+    return named

@@ -8,8 +8,8 @@ json_build_object(...) FROM ... WHERE link AND where))`, SQLite `json_array(json
 json_object(...) ...)))`. Which aggregates qualify, and why their answers are the reference
 path's: graph/gql/inline_groups.py.
 
-The measures are the group statement's own SQL (graph/sql/measures.py: `count(*)` of the
-linked rows, `count(DISTINCT v)`, `extreme` for min/max, enums by rank), written in the form
+The measures are the group statement's own SQL (graph/sql/measures.py `measure_value`:
+`count(*)` of the linked rows, `count(DISTINCT v)`, min/max in the API's order), written in the form
 the API answers as a row's field is (graph/sql/response.py field_value: a datetime's text, a
 BigInt as a string, an enum's member name). An aggregate over no row is the reference's too:
 `count` 0, the extremes null.
@@ -19,13 +19,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, distinct, func, literal, null, select
+from sqlalchemy import func, literal, null, select
 
-from graph import naming
-from graph.aggregate import COUNT, COUNT_DISTINCT
+from graph.aggregate import MAX, MIN
 from graph.shape import GROUP_MEASURE, GROUP_NULL, GROUP_OBJECT, GROUP_TYPENAME, GroupValue
-from graph.spec.model import FieldSpec, FieldType, TableSpec
-from graph.sql.measures import extreme
+from graph.sql.measures import measure_value
 
 if TYPE_CHECKING:
     from sqlalchemy import FromClause
@@ -46,7 +44,7 @@ def groups_value(
     conditions = [compiler.link_condition(end, owner, target)]
     if read.where is not None:
         conditions.append(compiler.where(table, target, read.where))
-    group = _object(response, entry.group, table, target)
+    group = _object(response, entry.group, target)
     if not _measures_rows(entry.group):
         # Nothing but names and nulls: the same object for every row, whatever it links to
         # (a SELECT without an aggregate would give one per linked row).
@@ -63,40 +61,28 @@ def _measures_rows(values: tuple[GroupValue, ...]) -> bool:
     return any(v.holds == GROUP_MEASURE or _measures_rows(v.inner) for v in values)
 
 
-def _object(
-    response: ResponseCompiler, values: tuple[GroupValue, ...], table: TableSpec, rows: Any
-) -> Any:
+def _object(response: ResponseCompiler, values: tuple[GroupValue, ...], rows: Any) -> Any:
     pairs: list[Any] = []
     for value in values:
-        pairs += [literal(value.key), _value(response, value, table, rows)]
+        pairs += [literal(value.key), _value(response, value, rows)]
     if response.postgresql:
         return func.json_build_object(*pairs)
     return func.json_object(*pairs)
 
 
-def _value(response: ResponseCompiler, value: GroupValue, table: TableSpec, rows: Any) -> Any:
+def _value(response: ResponseCompiler, value: GroupValue, rows: Any) -> Any:
     if value.holds == GROUP_TYPENAME:
         return literal(value.type_name)
     if value.holds == GROUP_NULL:
         return null()
     if value.holds == GROUP_OBJECT:
-        return _object(response, value.inner, table, rows)
-    assert value.holds == GROUP_MEASURE, value.holds
-    if value.kind == COUNT:
-        return func.count()
+        return _object(response, value.inner, rows)
+    assert value.holds == GROUP_MEASURE and value.kind is not None, value
     field = value.field
-    assert field is not None and value.kind is not None
-    column = rows.c[field.name]
-    if value.kind == COUNT_DISTINCT:
-        return func.count(distinct(column))
-    return _extreme_value(response, field, value.kind, column)
-
-
-def _extreme_value(response: ResponseCompiler, field: FieldSpec, kind: str, column: Any) -> Any:
-    """min or max of the field, in the API's order and the field's answered form."""
-    found = extreme(response.dialect, field, kind, column)
-    if field.type is FieldType.ENUM:
-        # `extreme` gives the rank: straight to the member's name.
-        names = {rank: naming.enum_member(v) for rank, v in enumerate(field.values)}
-        return case(names, value=found)
-    return response.answered_value(field, found)
+    column = None if field is None else rows.c[field.name]
+    # The group statement's SQL for the measure (an enum's extreme as its value, not rank).
+    found = measure_value(response.dialect, value.kind, field, column, ranked=False)
+    if value.kind in (MIN, MAX):
+        assert field is not None
+        return response.answered_value(field, found)  # the field's own answered form
+    return found
