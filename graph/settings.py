@@ -44,6 +44,14 @@ def _env_list(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
 
 
+def default_sqlite_read_threads() -> int:
+    """The cores of this process but one (at least 1): SQLite reads in the server's process,
+    whose event loop (HTTP, GraphQL) keeps one core busy under load. On 2 cores, bench Q1 at
+    16 clients: 737 req/s with one read at a time, 524 with two (docs/performance.md#sqlite)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) - 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -57,6 +65,9 @@ class Settings:
     max_aliases: int = 30
     max_query_tokens: int = 5000
     db_pool_size: int = 10
+    # Reads of a SQLite file running at once in one process (graph/gql/context.py
+    # GraphContext.read_threads); the others wait their turn, first come first served.
+    sqlite_read_threads: int = field(default_factory=lambda: default_sqlite_read_threads())
     # Requests with a larger body are refused (413) before anything parses them.
     max_body_bytes: int = 1_000_000
     # Rows one write may insert, update or delete (GraphQL and the Python registry alike;
@@ -111,6 +122,8 @@ class Settings:
     statement_cache_size: int = 512
 
     def __post_init__(self) -> None:
+        if self.sqlite_read_threads < 1:
+            raise SystemExit("GRAPH_SQLITE_READ_THREADS must be 1 or more")
         if self.statement_cache_size < 0:
             raise SystemExit("GRAPH_STATEMENT_CACHE_SIZE must be 0 or more")
         if "*" in self.cors_origins and self.cors_credentials:
@@ -139,6 +152,9 @@ class Settings:
             max_aliases=_env_int("GRAPH_MAX_ALIASES", 30),
             max_query_tokens=_env_int("GRAPH_MAX_QUERY_TOKENS", 5000),
             db_pool_size=_env_int("GRAPH_DB_POOL_SIZE", 10),
+            sqlite_read_threads=_env_int(
+                "GRAPH_SQLITE_READ_THREADS", default_sqlite_read_threads()
+            ),
             max_body_bytes=_env_int("GRAPH_MAX_BODY_BYTES", 1_000_000),
             max_write_rows=_env_int("GRAPH_MAX_WRITE_ROWS", 10_000),
             max_groups=_env_int("GRAPH_MAX_GROUPS", 10_000),

@@ -252,7 +252,9 @@ class PreparedPage:
             return conn.execute(self.statement, self.parameters).mappings().all()
 
         try:
-            rows = await anyio.to_thread.run_sync(read_alone, graph, run)
+            rows = await anyio.to_thread.run_sync(
+                read_alone, graph, run, limiter=graph.read_threads()
+            )
         except Exception as error:
             raise_if_timeout(error, graph.settings.statement_timeout_s)
             # A lost database, a changed table: the full path reports it as it does for any

@@ -83,7 +83,9 @@ class PreparedOperation:
             if reader is not None and reader.ready:
                 text = await reader.scalar(self.statement.sql, self.statement.parameters)
             else:
-                text = await anyio.to_thread.run_sync(read_alone, graph, run)
+                text = await anyio.to_thread.run_sync(
+                    read_alone, graph, run, limiter=graph.read_threads()
+                )
         except Exception as error:
             raise_if_timeout(error, graph.settings.statement_timeout_s)
             # A lost database, a changed table: the full path reports it as it does for any

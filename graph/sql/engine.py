@@ -269,11 +269,19 @@ def _create(
         # One shared connection keeps an in-memory database alive between statements. A
         # file's connections are kept as PostgreSQL's are (below): SQLAlchemy's default
         # pool (5 kept, 10 more closed on return) opened a connection per request beyond 5
-        # concurrent ones, each reading the schema and preparing its statements anew.
+        # concurrent ones, each reading the schema and preparing its statements anew. The
+        # connection used last is taken first: reads take turns on a few threads
+        # (GraphContext.read_threads), and a connection's page cache is its own, so the few
+        # in use stay warm (bench Q1 at 16 clients: 460 -> 512 req/s).
         pooling: dict[str, Any] = (
             {"poolclass": StaticPool}
             if _is_memory(target)
-            else {"pool_size": 2 * pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
+            else {
+                "pool_size": 2 * pool_size,
+                "max_overflow": 0,
+                "pool_timeout": pool_timeout_s,
+                "pool_use_lifo": True,
+            }
         )
         engine = create_engine(
             target,
