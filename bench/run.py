@@ -596,7 +596,7 @@ def check_answers(targets: dict[str, Target], queries: list[Query]) -> dict[str,
             continue
         if any(answer != data[next(iter(data))] for answer in data.values()):
             raise SystemExit(f"{query.name}: the targets' answers differ ({', '.join(data)})")
-        count = len(query.rows(data["graph" if "graph" in data else "floor"]))
+        count = len(query.rows(next(iter(data.values()))))
         print(f"{query.name}: {count} rows from {', '.join(data)}; answers equal")
     return floor_statements
 
