@@ -88,11 +88,16 @@ def loop_tries(reader: AsyncReader) -> list[str]:
     """The texts of the statements `reader` is asked to run on the event loop from now on,
     failed ones included (its `on_statement` hears of those that succeed only)."""
     tries: list[str] = []
-    scalar = reader.scalar
+    scalar, rows = reader.scalar, reader.rows
 
     async def counted(sql: str, parameters: Any) -> Any:
         tries.append(sql)
         return await scalar(sql, parameters)
 
+    async def counted_rows(sql: str, parameters: Any) -> list[tuple[Any, ...]]:
+        tries.append(sql)
+        return await rows(sql, parameters)
+
     reader.scalar = counted  # type: ignore[method-assign]
+    reader.rows = counted_rows  # type: ignore[method-assign]
     return tries

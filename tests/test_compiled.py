@@ -757,6 +757,50 @@ async def test_a_prepared_operation_runs_on_the_event_loop_while_the_app_runs(
     assert not reader.ready
 
 
+@pytest.mark.parametrize(
+    "order",
+    [
+        [{"startedAt": "DESC"}],
+        [{"durationMs": "ASC_NULLS_FIRST"}, {"component": "DESC"}],
+        [{"status": "ASC"}, {"completedAt": "DESC"}],
+        [{"playbook": {"playbookName": "ASC"}}, {"exitCode": "DESC_NULLS_LAST"}],
+    ],
+)
+async def test_a_repeated_connection_runs_on_the_event_loop_while_the_app_runs(
+    seeded_db: TestDatabase, spec: Spec, catalog: Catalog, order: list[Any]
+) -> None:
+    """A connection alone in its operation, requested again while the app runs, is read on
+    PostgreSQL's event loop (graph/sql/driver_rows.py): its sort values come back through
+    SQLAlchemy's types there too, so each page of a walk (after a cursor, by a datetime, a
+    nullable int, text, an enum, a related field) has the full path's bytes, cursors and
+    count included, and the reference path's answer; nothing runs through the engine."""
+    if seeded_db.backend != "postgresql":
+        pytest.skip("the event loop's reader is PostgreSQL's")
+    api = Api(seeded_db, spec, catalog)
+    reference = Api(seeded_db, spec, catalog, Settings(compiled=False))
+    reader = api.graph.async_reader
+    assert reader is not None
+    on_loop = loop_tries(reader)
+    after, pages = None, 0
+    async with api.app.router.lifespan_context(api.app):
+        while pages < 3:
+            body = orjson.dumps({"query": PAGES, "variables": {"after": after, "order": order}})
+            first = await api.raw_post(body)  # the full path, which keeps the operation
+            on_loop.clear()
+            with api.counter.watching(seeded_db.engine) as counter:
+                again = await api.raw_post(body)
+            assert (len(on_loop), counter.count) == (1, 0), counter.statements
+            assert again.content == first.content
+            answer = orjson.loads(again.content)
+            expected = orjson.loads((await reference.raw_post(body)).content)
+            assert answer == expected
+            connection = answer["data"]["executionLogsConnection"]
+            assert connection["edges"], connection
+            pages += 1
+            after = connection["pageInfo"]["endCursor"]
+    assert api.graph.prepared.hits == 3
+
+
 @pytest.mark.parametrize("on_the_loop", [True, False], ids=["event-loop", "thread"])
 async def test_a_prepared_request_meets_the_time_limit_once(
     empty_db: TestDatabase, spec: Spec, catalog: Catalog, on_the_loop: bool

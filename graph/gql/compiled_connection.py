@@ -15,7 +15,8 @@ connection is not prepared.
 A connection's statement is kept, for the same Read, PageShape and Page, as SQLAlchemy's
 statement (not the driver's text, as the statement cache keeps for JSON values): its sort
 values must come back through SQLAlchemy's types. A request whose only root field is such a
-connection is answered again without GraphQL (PreparedPage).
+connection is answered again without GraphQL (PreparedPage); on PostgreSQL, on the event loop,
+its rows read as SQLAlchemy read them on the first run (graph/sql/driver_rows.py).
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ from graph.gql.selection import Planner
 from graph.plan import Page, Read
 from graph.shape import Shape
 from graph.sql.compile import Compiler
+from graph.sql.driver_rows import DriverRows
 from graph.sql.engine import load_json
 from graph.sql.execute import sort_values
 from graph.sql.page_response import NODE, TOTAL, page_statement
 from graph.sql.response import ResponseCompiler
 from graph.sql.slots import parameterized, parameterized_page
+from graph.sql.statement_cache import recording
 from graph.sql.timeouts import raise_if_timeout
 
 if TYPE_CHECKING:
@@ -193,26 +196,35 @@ async def answer_connection(
     template_key = graph.statements.key(PAGE, template_read, shape, template_page)
     kept = graph.templates.get(template_key) if template_key is not None else None
 
-    def run(conn: Connection, compiler: Compiler) -> tuple[Any, Select[Any] | None]:
-        """The page's rows (or NOT_RUN), and the statement a later request may reuse."""
+    # A page answering the whole operation may be answered again on PostgreSQL's event loop
+    # (PreparedPage): what its statement sends the driver is recorded.
+    record = sole and not grouped and graph.dialect == "postgresql"
+
+    def run(
+        conn: Connection, compiler: Compiler
+    ) -> tuple[Any, Select[Any] | None, DriverRows | None]:
+        """The page's rows (or NOT_RUN), the statement a later request may reuse, and how
+        to run it again on the event loop (None: not known)."""
         statement = kept
         if statement is None:
             response = ResponseCompiler(compiler)
             statement = page_statement(response, template_read, template_page, shape.nodes)
-        result = execute_or_not_run(conn, statement, parameters)
+        with recording() as sent:
+            result = execute_or_not_run(conn, statement, parameters)
         if result is NOT_RUN:
-            return NOT_RUN, None
+            return NOT_RUN, None, None
+        driver = DriverRows.recorded(sent, statement, result, conn.dialect) if record else None
         rows = result.mappings().all()
         if kept is not None:
-            return rows, kept
+            return rows, kept, driver
         # A statement holding the request's moment is this request's only.
         if template_key is None or compiler.ctx.moment_read:
-            return rows, None
+            return rows, None, None
         graph.templates.put(template_key, statement)
-        return rows, statement
+        return rows, statement, driver
 
     # With relation aggregates, their statements must see the page's snapshot.
-    rows, statement = await context.session.run(run, alone=sole and not grouped)
+    rows, statement, driver = await context.session.run(run, alone=sole and not grouped)
     if rows is NOT_RUN:
         return None
     assembled = _assemble(shape, read, page, signature, rows)
@@ -225,7 +237,9 @@ async def answer_connection(
     context.paths[key] = COMPILED
     if sole and statement is not None and not grouped:
         # The operation's whole answer is this page's (graph/gql/prepared.py).
-        context.prepared = PreparedPage(key, statement, parameters, shape, read, page, signature)
+        context.prepared = PreparedPage(
+            key, statement, parameters, shape, read, page, signature, driver
+        )
     return fragment
 
 
@@ -242,6 +256,8 @@ class PreparedPage:
     read: Read
     page: Page
     signature: str
+    # The statement as its driver runs it, on PostgreSQL (graph/sql/driver_rows.py).
+    driver: DriverRows | None
 
     async def answer(self, graph: GraphContext) -> orjson.Fragment | None:
         """The connection's answer; None when the statement failed or a node holds a null
@@ -251,10 +267,18 @@ class PreparedPage:
         def run(conn: Connection) -> Sequence[Any]:
             return conn.execute(self.statement, self.parameters).mappings().all()
 
+        reader = graph.async_reader
+        rows: Sequence[Any]
         try:
-            rows = await anyio.to_thread.run_sync(
-                read_alone, graph, run, limiter=graph.read_threads()
-            )
+            # While the app runs, PostgreSQL's statement runs on the event loop, as a
+            # prepared operation's does (graph/gql/prepared.py).
+            if self.driver is not None and reader is not None and reader.ready:
+                sent = self.driver.statement
+                rows = self.driver.mappings(await reader.rows(sent.sql, sent.parameters))
+            else:
+                rows = await anyio.to_thread.run_sync(
+                    read_alone, graph, run, limiter=graph.read_threads()
+                )
         except Exception as error:
             raise_if_timeout(error, graph.settings.statement_timeout_s)
             # A lost database, a changed table: the full path reports it as it does for any

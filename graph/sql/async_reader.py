@@ -6,9 +6,10 @@ are known already, answering one request: for it, the hop to a thread and back a
 SQLAlchemy's connection and result machinery were a large share of the request's time.
 Here it runs on the event loop itself, through a psycopg_pool.AsyncConnectionPool (the pool
 psycopg's authors maintain; ours would be a second, untested one), with the engine's own
-connection options, so the text it answers is the same. Measured on a repeated plain list of
-100 rows (docs/performance.md): 15-30 % more requests per second than the thread at one
-client, and at 16 clients a p99 of 35-37 ms instead of 91-170.
+connection options, so the text it answers is the same. Measured on a repeated plain list
+of 100 rows (docs/performance.md): 15-30 % more requests per second than the thread at one
+client, and at 16 clients a p99 of 35-37 ms instead of 91-170. A repeated connection's page
+runs here too, its rows read as SQLAlchemy read them (graph/sql/driver_rows.py).
 
 The pool opens with the app (its lifespan, graph/app.py) and closes with it: an app that is
 never started (an in-process test client) keeps the thread. A statement that fails raises as
@@ -109,6 +110,16 @@ class AsyncReader:
     async def scalar(self, sql: str, parameters: Any) -> Any:
         """The first column of the first row `sql` answers (autocommit: no transaction, as
         the compiled path runs a sole statement). Requires `ready`."""
+        rows = await self._fetch(sql, parameters, every_row=False)
+        return rows[0][0] if rows else None
+
+    async def rows(self, sql: str, parameters: Any) -> list[tuple[Any, ...]]:
+        """Every row `sql` answers, as the driver gives them (a connection's page: its nodes'
+        JSON and the values of its cursors, graph/gql/compiled_connection.py). Requires
+        `ready`."""
+        return await self._fetch(sql, parameters, every_row=True)
+
+    async def _fetch(self, sql: str, parameters: Any, *, every_row: bool) -> list[tuple[Any, ...]]:
         assert self._pool is not None
         started = time.perf_counter()
         try:
@@ -116,7 +127,12 @@ class AsyncReader:
                 self._busy += 1
                 try:
                     cursor = await conn.execute(sql, parameters)
-                    row = await cursor.fetchone()
+                    rows: list[tuple[Any, ...]]
+                    if every_row:
+                        rows = await cursor.fetchall()
+                    else:
+                        row = await cursor.fetchone()
+                        rows = [] if row is None else [row]
                 finally:
                     self._busy -= 1
         except PoolTimeout:
@@ -130,4 +146,4 @@ class AsyncReader:
                 self._rest_until = time.monotonic() + REST_S
             raise
         self.on_statement(time.perf_counter() - started)
-        return None if row is None else row[0]
+        return rows

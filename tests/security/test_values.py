@@ -31,6 +31,7 @@ from graph.registry import Registry
 from graph.spec import Spec
 from graph.sql.tables import Catalog
 from graph.where import MAX_FILTER_DEPTH, MAX_RELATION_DEPTH
+from tests.api import Api, loop_tries
 from tests.databases import TestDatabase
 from tests.security.test_http import fingerprint
 from tests.writes import api_for, empty_tables
@@ -703,8 +704,14 @@ BEYOND_YEARS = {"year 20000": "20000-01-01 00:00:00+00", "44 BC": "0044-03-15 12
 
 
 @pytest.fixture(scope="module")
-def stored(shipped_db: TestDatabase, spec: Spec, catalog: Catalog) -> Any:
+def stored(stored_api: Api) -> Any:
     """Playbooks holding what GraphQL cannot represent, and the app over them."""
+    return stored_api.app
+
+
+@pytest.fixture(scope="module")
+def stored_api(shipped_db: TestDatabase, spec: Spec, catalog: Catalog) -> Api:
+    """Playbooks holding what GraphQL cannot represent, and the API over them."""
     empty_tables(shipped_db, spec, catalog)
     registry = Registry(spec, shipped_db.engine)
     rows = STORED[shipped_db.backend]
@@ -735,7 +742,7 @@ def stored(shipped_db: TestDatabase, spec: Spec, catalog: Catalog) -> Any:
                     ),
                     {"name": name, "instant": instant},
                 )
-    return api_for(shipped_db, spec, catalog).app
+    return api_for(shipped_db, spec, catalog)
 
 
 async def walk(app: Any, order: str, field: str) -> list[str]:
@@ -828,19 +835,55 @@ async def test_a_stored_infinite_instant_reads_as_null_and_pages_in_place(
     ]
 
 
-async def walk_one_by_one(app: Any, root: str, order: str, name: str) -> list[str]:
-    """The `name` of every row of the connection `root`, one row a page, by `order`."""
+async def test_infinite_instants_page_alike_when_read_on_the_event_loop(
+    shipped_db: TestDatabase, stored_api: Api
+) -> None:
+    """While the app runs, a connection requested again is read on PostgreSQL's event loop
+    (graph/sql/driver_rows.py), its cursors' values through SQLAlchemy's types as on a
+    thread: walking by an instant that holds `infinity`, `-infinity`, an ordinary instant and
+    nulls, and by instants beyond the years 1..9999, each page is answered on the loop with
+    the bytes the first walk got, so each next cursor is the same text."""
+    if shipped_db.backend != "postgresql":
+        pytest.skip("the event loop's reader is PostgreSQL's")
+    app, reader = stored_api.app, stored_api.graph.async_reader
+    assert reader is not None
+    walks = [
+        ("playbooksConnection", "lastUsedAt: ASC", "playbookName"),
+        ("playbooksConnection", "lastUsedAt: DESC", "playbookName"),
+        ("codebasesConnection", "lastCommitAt: ASC", "repoName"),
+    ]
+    first: dict[tuple[str, str, str], list[str]] = {}
+    pages: dict[tuple[str, str, str], list[bytes]] = {}
+    for order in walks:
+        pages[order] = []
+        first[order] = await walk_one_by_one(app, *order, pages=pages[order])
+    assert first[walks[0]] == BY_INSTANT_ASC
+    on_loop = loop_tries(reader)
+    async with app.router.lifespan_context(app):
+        for order in walks:
+            again: list[bytes] = []
+            on_loop.clear()
+            assert await walk_one_by_one(app, *order, pages=again) == first[order]
+            assert again == pages[order] and len(on_loop) == len(again), on_loop
+
+
+async def walk_one_by_one(
+    app: Any, root: str, order: str, name: str, pages: list[bytes] | None = None
+) -> list[str]:
+    """The `name` of every row of the connection `root`, one row a page, by `order`; each
+    page's response body appended to `pages`."""
     names: list[str] = []
     after = None
     while len(names) < 10:
-        page = answer(
-            await post(
-                app,
-                f"query($after: String) {{ {root}(first: 1, after: $after, orderBy: [{{{order}}}])"
-                f" {{ edges {{ node {{ {name} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
-                {"after": after},
-            )
-        )[root]
+        response = await post(
+            app,
+            f"query($after: String) {{ {root}(first: 1, after: $after, orderBy: [{{{order}}}])"
+            f" {{ edges {{ node {{ {name} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+            {"after": after},
+        )
+        if pages is not None:
+            pages.append(response.content)
+        page = answer(response)[root]
         names += [edge["node"][name] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
