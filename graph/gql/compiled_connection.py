@@ -22,6 +22,7 @@ its rows read as SQLAlchemy read them on the first run (graph/sql/driver_rows.py
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ from graph.sql.execute import sort_values
 from graph.sql.page_response import NODE, TOTAL, page_statement
 from graph.sql.response import ResponseCompiler
 from graph.sql.slots import parameterized, parameterized_page
-from graph.sql.statement_cache import recording
+from graph.sql.statement_cache import DriverStatement, recording
 from graph.sql.timeouts import raise_if_timeout
 
 if TYPE_CHECKING:
@@ -209,7 +210,8 @@ async def answer_connection(
         if statement is None:
             response = ResponseCompiler(compiler)
             statement = page_statement(response, template_read, template_page, shape.nodes)
-        with recording() as sent:
+        nothing_recorded: list[DriverStatement] = []
+        with recording() if record else nullcontext(nothing_recorded) as sent:
             result = execute_or_not_run(conn, statement, parameters)
         if result is NOT_RUN:
             return NOT_RUN, None, None
