@@ -146,6 +146,18 @@ V2 = """query V2($before: DateTime!) {
     executionId commandType component status startedAt completedAt durationMs exitCode
   }
 }"""
+
+# V3: C1 before a moment (a grid's page after its user picked another date).
+V3 = """query V3($before: DateTime!) {
+  executionLogsConnection(
+    where: {status: {eq: FAILED}, startedAt: {lt: $before}}
+    orderBy: [{startedAt: DESC}]
+    first: 50
+  ) {
+    edges { cursor node { executionId component startedAt playbook { playbookName } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
 VARYING_BODIES = 1000
 
 
@@ -202,6 +214,7 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
         "v1": Query("v1", V1, None, 1, "executionLog"),
         "d3": Query("d3", D3, None, 1, "executionLog"),
         "v2": Query("v2", V2, None, None),
+        "v3": Query("v3", V3, None, None, "executionLogsConnection.edges"),
     }
     return [known[name.strip()] for name in names.split(",") if name.strip()]
 
@@ -276,7 +289,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
-    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,c1,v1,v2")
+    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,c1,v1,v2,v3")
     p.add_argument(
         "--targets",
         default="graph,floor",
@@ -304,7 +317,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.queries = make_queries(args.queries, args.floor_q1)
     except KeyError as exc:
-        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, d3, c1, v1, v2")
+        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, d3, c1, v1, v2, v3")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     return args
 
@@ -926,7 +939,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 def varying_variables(url: str, queries: list[Query]) -> list[Query]:
     """V1's, D3's and V2's variables: keys and start moments of VARYING_BODIES logs, spread
     over the table (the first request is the first of them)."""
-    if not any(q.name in ("v1", "d3", "v2") for q in queries):
+    if not any(q.name in ("v1", "d3", "v2", "v3") for q in queries):
         return queries
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -939,6 +952,7 @@ def varying_variables(url: str, queries: list[Query]) -> list[Query]:
         "d3": tuple({"id": key} for key, _ in rows),
         "v2": tuple({"before": moment.astimezone(dt.UTC).isoformat()} for _, moment in rows),
     }
+    by_query["v3"] = by_query["v2"]
     return [
         replace(q, variables=by_query[q.name][0], varying=by_query[q.name])
         if q.name in by_query

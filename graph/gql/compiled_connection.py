@@ -41,13 +41,14 @@ from graph.gql.selection import Planner
 from graph.plan import Page, Read
 from graph.shape import Shape
 from graph.sql.compile import Compiler
-from graph.sql.driver_rows import DriverRows
+from graph.sql.driver_rows import RowReader
+from graph.sql.driver_template import DriverTemplate
 from graph.sql.engine import load_json
 from graph.sql.execute import sort_values
 from graph.sql.page_response import NODE, TOTAL, page_statement
 from graph.sql.response import ResponseCompiler
 from graph.sql.slots import parameterized, parameterized_page
-from graph.sql.statement_cache import DriverStatement, recording
+from graph.sql.statement_cache import DriverStatement, Key, recording
 from graph.sql.timeouts import raise_if_timeout
 
 if TYPE_CHECKING:
@@ -197,38 +198,51 @@ async def answer_connection(
     template_key = graph.statements.key(PAGE, template_read, shape, template_page)
     kept = graph.templates.get(template_key) if template_key is not None else None
 
-    # A page answering the whole operation may be answered again on PostgreSQL's event loop
-    # (PreparedPage): what its statement sends the driver is recorded.
-    record = sole and not grouped and graph.dialect == "postgresql"
+    alone = sole and not grouped
+    # On PostgreSQL, a page answering the whole operation runs the driver's text of its
+    # template, bound to this request's values, on the event loop (ReadSession.rows), once
+    # the template has run through SQLAlchemy: what that run sent the driver is recorded.
+    record = alone and template_key is not None and graph.dialect == "postgresql"
+    found = await _bound_page(context, template_key, parameters) if record else None
+    if found is not None:
+        rows, statement, driver = found
+    else:
 
-    def run(
-        conn: Connection, compiler: Compiler
-    ) -> tuple[Any, Select[Any] | None, DriverRows | None]:
-        """The page's rows (or NOT_RUN), the statement a later request may reuse, and how
-        to run it again on the event loop (None: not known)."""
-        statement = kept
-        if statement is None:
-            response = ResponseCompiler(compiler)
-            statement = page_statement(response, template_read, template_page, shape.nodes)
-        nothing_recorded: list[DriverStatement] = []
-        with recording() if record else nullcontext(nothing_recorded) as sent:
-            result = execute_or_not_run(conn, statement, parameters)
-        if result is NOT_RUN:
-            return NOT_RUN, None, None
-        driver = DriverRows.recorded(sent, statement, result, conn.dialect) if record else None
-        rows = result.mappings().all()
-        if kept is not None:
-            return rows, kept, driver
-        # A statement holding the request's moment is this request's only.
-        if template_key is None or compiler.ctx.moment_read:
-            return rows, None, None
-        graph.templates.put(template_key, statement)
-        return rows, statement, driver
+        def run(
+            conn: Connection, compiler: Compiler
+        ) -> tuple[Any, Select[Any] | None, LoopPage | None]:
+            """The page's rows (or NOT_RUN), the statement a later request may reuse, and
+            the driver's text that answers this request again on the event loop."""
+            statement = kept
+            if statement is None:
+                response = ResponseCompiler(compiler)
+                statement = page_statement(response, template_read, template_page, shape.nodes)
+            nothing_recorded: list[DriverStatement] = []
+            with recording() if record else nullcontext(nothing_recorded) as sent:
+                result = execute_or_not_run(conn, statement, parameters)
+            if result is NOT_RUN:
+                return NOT_RUN, None, None
+            reader = RowReader.of(statement, result, conn.dialect) if len(sent) == 1 else None
+            rows = result.mappings().all()
+            # A statement holding the request's moment is this request's only.
+            if template_key is None or compiler.ctx.moment_read:
+                return rows, None, None
+            if kept is None:
+                graph.templates.put(template_key, statement)
+            if reader is None:
+                return rows, statement, None
+            driver = DriverTemplate.recorded(
+                sent[0], result.context.compiled, conn.dialect, parameters
+            )
+            if driver is not None:
+                graph.driver_templates.put(template_key, driver)
+                graph.page_readers.put(template_key, reader)
+            return rows, statement, LoopPage(sent[0], reader)
 
-    # With relation aggregates, their statements must see the page's snapshot.
-    rows, statement, driver = await context.session.run(run, alone=sole and not grouped)
-    if rows is NOT_RUN:
-        return None
+        # With relation aggregates, their statements must see the page's snapshot.
+        rows, statement, driver = await context.session.run(run, alone=alone)
+        if rows is NOT_RUN:
+            return None
     assembled = _assemble(shape, read, page, signature, rows)
     if assembled is None:
         return None
@@ -237,12 +251,40 @@ async def answer_connection(
         return None
     fragment = orjson.Fragment(orjson.dumps(answer))
     context.paths[key] = COMPILED
-    if sole and statement is not None and not grouped:
+    if alone and statement is not None:
         # The operation's whole answer is this page's (graph/gql/prepared.py).
         context.prepared = PreparedPage(
             key, statement, parameters, shape, read, page, signature, driver
         )
     return fragment
+
+
+@dataclass(frozen=True)
+class LoopPage:
+    """A page's statement as the driver runs it, with this request's values, and how its
+    rows are read (graph/sql/driver_rows.py): run again on PostgreSQL's event loop."""
+
+    statement: DriverStatement
+    reader: RowReader
+
+
+async def _bound_page(
+    context: Any, template_key: Key, parameters: dict[str, Any]
+) -> tuple[Sequence[Any], Select[Any], LoopPage] | None:
+    """The page's rows from its template's driver text bound to `parameters`
+    (graph/sql/driver_template.py), run alone (on the event loop while the app runs), with
+    the template and the bound text; None when no such text is kept."""
+    graph = context.graph
+    template = graph.templates.get(template_key)
+    driver = graph.driver_templates.get(template_key)
+    reader = graph.page_readers.get(template_key)
+    if template is None or driver is None or reader is None:
+        return None
+    bound = driver.bound(parameters)
+    if bound is None:
+        return None
+    rows = reader.mappings(await context.session.rows(bound, alone=True))
+    return rows, template, LoopPage(bound, reader)
 
 
 @dataclass(frozen=True)
@@ -258,8 +300,8 @@ class PreparedPage:
     read: Read
     page: Page
     signature: str
-    # The statement as its driver runs it, on PostgreSQL (graph/sql/driver_rows.py).
-    driver: DriverRows | None
+    # The statement as its driver runs it, on PostgreSQL.
+    driver: LoopPage | None
 
     async def answer(self, graph: GraphContext) -> orjson.Fragment | None:
         """The connection's answer; None when the statement failed or a node holds a null
@@ -276,7 +318,7 @@ class PreparedPage:
             # prepared operation's does (graph/gql/prepared.py).
             if self.driver is not None and reader is not None and reader.ready:
                 sent = self.driver.statement
-                rows = self.driver.mappings(await reader.rows(sent.sql, sent.parameters))
+                rows = self.driver.reader.mappings(await reader.rows(sent.sql, sent.parameters))
             else:
                 rows = await anyio.to_thread.run_sync(
                     read_alone, graph, run, limiter=graph.read_threads()

@@ -26,6 +26,7 @@ from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.async_reader import AsyncReader
 from graph.sql.compile import Compiler
+from graph.sql.driver_rows import RowReader
 from graph.sql.driver_template import DriverTemplate
 from graph.sql.engine import snapshot_reader, write_engine
 from graph.sql.statement_cache import DriverStatement, Key, Lru, StatementCache
@@ -70,6 +71,8 @@ class GraphContext:
     # The same statements as the driver was given them, bound again for other values without
     # SQLAlchemy (graph/sql/driver_template.py; PostgreSQL's named parameters only).
     driver_templates: Lru[Key, DriverTemplate] = field(init=False)
+    # For connections' templates among them, how their rows are read (graph/sql/driver_rows.py).
+    page_readers: Lru[Key, RowReader] = field(init=False)
     # Requests answered before, answered again without GraphQL (graph/gql/prepared.py).
     prepared: PreparedOperations = field(init=False)
     # Documents answered before, answered again with other variables without GraphQL's
@@ -109,6 +112,7 @@ class GraphContext:
         self.statements = StatementCache(self.engine, self.settings.statement_cache_size)
         self.templates = Lru(self.settings.statement_cache_size)
         self.driver_templates = Lru(self.settings.statement_cache_size)
+        self.page_readers = Lru(self.settings.statement_cache_size)
         self.prepared = PreparedOperations(self.settings.statement_cache_size)
         self.documents = KeptDocuments(self.settings.statement_cache_size)
         self.group_shaper = GroupShaper(self.spec)
@@ -207,8 +211,14 @@ class ReadSession:
                 )
 
     async def scalar(self, statement: DriverStatement, *, alone: bool = False) -> Any:
-        """The first column of the one row `statement` answers, in the operation's snapshot.
-        `alone` (as in `run`) on PostgreSQL while the app runs: on the event loop
+        """The first column of the one row `statement` answers, in the operation's snapshot
+        (run as `rows` runs it)."""
+        rows = await self.rows(statement, alone=alone)
+        return rows[0][0] if rows else None
+
+    async def rows(self, statement: DriverStatement, *, alone: bool = False) -> list[Any]:
+        """Every row `statement` answers, as the driver gives them, in the operation's
+        snapshot. `alone` (as in `run`) on PostgreSQL while the app runs: on the event loop
         (graph/sql/async_reader.py), without a worker thread or SQLAlchemy. There, a
         statement stopped by the time limit is TIMEOUT as on the thread; any other failure
         (a lost connection, a full pool, a changed table) runs it again the usual way, which
@@ -217,12 +227,12 @@ class ReadSession:
         reader = self.graph.async_reader
         if alone and self._conn is None and reader is not None and reader.ready:
             try:
-                return await reader.scalar(statement.sql, statement.parameters)
+                return await reader.rows(statement.sql, statement.parameters)
             except psycopg.Error as error:
                 raise_if_timeout(error, self.graph.settings.statement_timeout_s)
 
-        def in_thread(conn: Connection, _compiler: Compiler) -> Any:
-            return statement.run(conn).scalar_one()
+        def in_thread(conn: Connection, _compiler: Compiler) -> list[Any]:
+            return list(statement.run(conn).all())
 
         return await self.run(in_thread, alone=alone)
 

@@ -838,11 +838,13 @@ async def test_a_stored_infinite_instant_reads_as_null_and_pages_in_place(
 async def test_infinite_instants_page_alike_when_read_on_the_event_loop(
     shipped_db: TestDatabase, stored_api: Api
 ) -> None:
-    """While the app runs, a connection requested again is read on PostgreSQL's event loop
-    (graph/sql/driver_rows.py), its cursors' values through SQLAlchemy's types as on a
-    thread: walking by an instant that holds `infinity`, `-infinity`, an ordinary instant and
-    nulls, and by instants beyond the years 1..9999, each page is answered on the loop with
-    the bytes the first walk got, so each next cursor is the same text."""
+    """While the app runs, a connection whose statement ran before is read on PostgreSQL's
+    event loop (graph/sql/driver_rows.py), its cursors' values through SQLAlchemy's types as
+    on a thread: walking by an instant that holds `infinity`, `-infinity`, an ordinary
+    instant and nulls, and by instants beyond the years 1..9999, each page is answered on the
+    loop with the bytes the first walk got, so each next cursor is the same text; both when
+    the same request comes again (a prepared page) and when the document is new but its
+    pages' statements are not (their driver texts bound to the cursors' values)."""
     if shipped_db.backend != "postgresql":
         pytest.skip("the event loop's reader is PostgreSQL's")
     app, reader = stored_api.app, stored_api.graph.async_reader
@@ -861,23 +863,34 @@ async def test_infinite_instants_page_alike_when_read_on_the_event_loop(
     on_loop = loop_tries(reader)
     async with app.router.lifespan_context(app):
         for order in walks:
-            again: list[bytes] = []
-            on_loop.clear()
-            assert await walk_one_by_one(app, *order, pages=again) == first[order]
-            assert again == pages[order] and len(on_loop) == len(again), on_loop
+            for spaced in (False, True):
+                again: list[bytes] = []
+                on_loop.clear()
+                walked = await walk_one_by_one(app, *order, pages=again, spaced=spaced)
+                assert walked == first[order]
+                assert again == pages[order] and len(on_loop) == len(again), on_loop
+    assert stored_api.graph.prepared.hits >= sum(len(p) for p in pages.values())
 
 
 async def walk_one_by_one(
-    app: Any, root: str, order: str, name: str, pages: list[bytes] | None = None
+    app: Any,
+    root: str,
+    order: str,
+    name: str,
+    pages: list[bytes] | None = None,
+    *,
+    spaced: bool = False,
 ) -> list[str]:
     """The `name` of every row of the connection `root`, one row a page, by `order`; each
-    page's response body appended to `pages`."""
+    page's response body appended to `pages`. `spaced`: the same document, written with one
+    more space (a request body and a document never seen)."""
     names: list[str] = []
     after = None
     while len(names) < 10:
         response = await post(
             app,
-            f"query($after: String) {{ {root}(first: 1, after: $after, orderBy: [{{{order}}}])"
+            ("query ($after" if spaced else "query($after")
+            + f": String) {{ {root}(first: 1, after: $after, orderBy: [{{{order}}}])"
             f" {{ edges {{ node {{ {name} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
             {"after": after},
         )
