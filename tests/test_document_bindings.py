@@ -27,7 +27,7 @@ from graph.gql.kept_documents import KeptDocument, KeptDocuments
 from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.tables import Catalog
-from tests.api import Api
+from tests.api import Api, loop_tries
 from tests.databases import TestDatabase
 
 LOOKUPS = frozenset({"executionLog", "playbook"})
@@ -119,6 +119,16 @@ NULLABLE = """query($c: String) {
     executionId component
   }
 }"""
+PAGE = """query($c: String!, $before: DateTime!, $after: String) {
+  executionLogsConnection(
+    where: {component: {neq: $c}, startedAt: {lt: $before}}
+    orderBy: [{startedAt: DESC}, {executionId: ASC}], first: 3, after: $after
+  ) {
+    totalCount
+    edges { cursor node { executionId component startedAt } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"""
 TEXTS = st.one_of(
     st.sampled_from(
         ["a", "", " ", "%", "_", "\\", "'", "restart", "memory-api", "é", "🙂", "\x00", "\ud800"]
@@ -150,6 +160,12 @@ CASES = st.one_of(
         ),
     ),
     st.tuples(st.just(NULLABLE), st.fixed_dictionaries({}, optional={"c": st.none() | TEXTS})),
+    st.tuples(
+        st.just(PAGE),
+        st.fixed_dictionaries(
+            {"c": TEXTS, "before": MOMENTS}, optional={"after": st.none() | TEXTS}
+        ),
+    ),
 )
 WARM_UP = [
     (LOOKUP, {"id": "exec-1"}),
@@ -158,6 +174,8 @@ WARM_UP = [
     (LIST, {"c": "worker", "before": "2100-01-01T00:00:00Z", "n": 1, "h": 9.5, "lim": 5}),
     (NULLABLE, {"c": "memory-api"}),
     (NULLABLE, {"c": "worker"}),
+    (PAGE, {"c": "memory-api", "before": "2100-01-01T00:00:00Z"}),
+    (PAGE, {"c": "worker", "before": "2100-01-01T00:00:00Z"}),
 ]
 REQUEST_ID = re.compile(rb'"requestId":"[^"]*"')
 
@@ -205,11 +223,11 @@ def test_bound_documents_answer_as_the_full_path_and_the_reference(
         for document, variables in WARM_UP:
             assert b'"errors"' not in check_body(document, variables)
         kept = {d.operation.loc.source.body: d for d in bound.graph.documents.values()}  # type: ignore[union-attr]
-        assert set(kept) == {LOOKUP, LIST, NULLABLE}
+        assert set(kept) == {LOOKUP, LIST, NULLABLE, PAGE}
         postgresql = seeded_db.backend == "postgresql"
-        learned = _learned(kept[LOOKUP]) + _learned(kept[LIST]) + _learned(kept[NULLABLE])
+        learned = sum(_learned(kept[document]) for document in (LOOKUP, LIST, NULLABLE, PAGE))
         # The driver's texts that bindings run are PostgreSQL's (SQLite's are positional).
-        assert learned == (3 if postgresql else 0), learned
+        assert learned == (4 if postgresql else 0), learned
 
         @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
         @given(case=CASES)
@@ -268,3 +286,49 @@ def test_probes_are_fresh_objects() -> None:
     for make in document_bindings.PROBES.values():
         first, again = make(3), make(3)
         assert first is not again
+
+
+async def test_a_connections_document_is_bound_and_read_on_the_event_loop(
+    seeded_db: TestDatabase, spec: Spec, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection's document with other values (another moment, another component) skips
+    the planning: its binding runs the page's driver text on the event loop while the app
+    runs, and assembles the page (count, cursors, pageInfo) as the reference path answers it;
+    the request is then kept as a prepared page, answered again alike."""
+    if seeded_db.backend != "postgresql":
+        pytest.skip("bindings run PostgreSQL's driver texts")
+    api = Api(seeded_db, spec, catalog)
+    reference = Api(seeded_db, spec, catalog, Settings(compiled=False))
+    reader = api.graph.async_reader
+    assert reader is not None
+    on_loop = loop_tries(reader)
+    bound: list[bool] = []
+    original = Binding.answer
+
+    async def counted(self: Binding, *args: Any) -> Any:
+        found = await original(self, *args)
+        bound.append(found is not None)
+        return found
+
+    monkeypatch.setattr(Binding, "answer", counted)
+    async with api.app.router.lifespan_context(api.app):
+        for variables in WARM_UP[-2:]:
+            await api.raw_post(_body(*variables))
+        assert bound == []
+        cases = [
+            {"c": c, "before": before}
+            for c in ("memory-api", "", "%", "🙂")
+            for before in ("2026-11-25T00:00:00Z", "2030-06-01T12:30:00+05:30")
+        ]
+        for variables in cases:
+            body = _body(PAGE, variables)
+            on_loop.clear()
+            with api.counter.watching(seeded_db.engine) as counter:
+                mine = await api.raw_post(body)
+            assert bound[-1] is True and (len(on_loop), counter.count) == (1, 0), variables
+            expected = _content(await reference.raw_post(body))
+            assert _content(mine) == expected, variables
+            assert b'"errors"' not in expected
+            again = await api.raw_post(body)  # the same body: a prepared page
+            assert _content(again) == expected and len(on_loop) == 2
+    assert len(bound) == len(cases)

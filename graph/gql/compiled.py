@@ -37,7 +37,13 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.gql.compiled_groups import GroupSite, place_groups, plan_site, without_aggregates
 from graph.gql.inline_groups import inline_group, rows_below
-from graph.gql.prepared import PreparedOperation, answer_fragment, loaded_answer
+from graph.gql.prepared import (
+    BoundAnswer,
+    BoundList,
+    PreparedOperation,
+    answer_fragment,
+    loaded_answer,
+)
 from graph.gql.selection import Planner
 from graph.plan import Read
 from graph.shape import (
@@ -69,8 +75,9 @@ ONE = "one"
 class StatementNoted(Exception):
     """Raised by the compiled path, in a session that only plans (ReadSession.planning_only),
     in place of running its statement: what it would have run (graph/gql/document_bindings.py).
-    `template_key` keys the template's driver text (graph.driver_templates); `alone`: the
-    statement would be the operation's whole answer."""
+    `template_key` keys the template's driver text (graph.driver_templates); `answerer` makes
+    the field's answer from it (None: it cannot be bound); `alone`: the statement would be
+    the operation's whole answer."""
 
     def __init__(
         self,
@@ -78,7 +85,7 @@ class StatementNoted(Exception):
         template_read: Read,
         template_key: Any,
         parameters: dict[str, Any],
-        shape: Shape,
+        answerer: BoundAnswer | None,
         alone: bool,
     ) -> None:
         super().__init__(kind)
@@ -86,7 +93,7 @@ class StatementNoted(Exception):
         self.template_read = template_read
         self.template_key = template_key
         self.parameters = parameters
-        self.shape = shape
+        self.answerer = answerer
         self.alone = alone
 
 
@@ -247,7 +254,8 @@ async def _text(
     if context.session.planning_only:
         template_read, parameters = parameterized(graph.spec, read)
         template_key = cache.key(kind, template_read, shape)
-        raise StatementNoted(kind, template_read, template_key, parameters, shape, alone)
+        answerer = BoundList(shape, final_text(graph.dialect, shape))
+        raise StatementNoted(kind, template_read, template_key, parameters, answerer, alone)
     exact = cache.key(kind, read, shape)
     kept = cache.get(exact) if exact is not None else None
     if kept is not None:

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Select
 from graph import naming
 from graph.cursors import encode_cursor
 from graph.errors import LimitExceededError, OutOfRangeError
-from graph.gql.compiled import COMPILED, NOT_RUN, execute_or_not_run, shape_of
+from graph.gql.compiled import COMPILED, NOT_RUN, StatementNoted, execute_or_not_run, shape_of
 from graph.gql.compiled_groups import GroupSite, place_groups, without_aggregates
 from graph.gql.prepared import read_alone
 from graph.gql.selection import Planner
@@ -199,6 +199,17 @@ async def answer_connection(
     kept = graph.templates.get(template_key) if template_key is not None else None
 
     alone = sole and not grouped
+    if context.session.planning_only:
+        # What a kept document's binding would run (graph/gql/document_bindings.py): the
+        # template's driver text, once the template ran, bound to the request's values.
+        template = graph.templates.get(template_key) if template_key is not None else None
+        reader = graph.page_readers.get(template_key) if template_key is not None else None
+        answerer = (
+            BoundPage(shape, read, page, signature, template, reader)
+            if template is not None and reader is not None
+            else None
+        )
+        raise StatementNoted(PAGE, template_read, template_key, parameters, answerer, alone)
     # On PostgreSQL, a page answering the whole operation runs the driver's text of its
     # template, bound to this request's values, on the event loop (ReadSession.rows), once
     # the template has run through SQLAlchemy: what that run sent the driver is recorded.
@@ -266,6 +277,41 @@ class LoopPage:
 
     statement: DriverStatement
     reader: RowReader
+
+
+@dataclass(frozen=True)
+class BoundPage:
+    """A connection's answer from its template's driver text bound to a kept document's
+    variables (graph/gql/document_bindings.py): the page's rows, read as SQLAlchemy read them,
+    assembled as the planned page's. Value variables only give Slots their values, so the
+    shape, order, page and cursor of the plan that made the binding hold for every request
+    of its key."""
+
+    shape: PageShape
+    read: Read
+    page: Page
+    signature: str
+    template: Select[Any]
+    reader: RowReader
+
+    async def answer(
+        self, context: Any, key: str, statement: DriverStatement, parameters: dict[str, Any]
+    ) -> orjson.Fragment | None:
+        rows = self.reader.mappings(await context.session.rows(statement, alone=True))
+        fragment = page_fragment(self.shape, self.read, self.page, self.signature, rows)
+        if fragment is not None:
+            loop = LoopPage(statement, self.reader)
+            context.prepared = PreparedPage(
+                key,
+                self.template,
+                parameters,
+                self.shape,
+                self.read,
+                self.page,
+                self.signature,
+                loop,
+            )
+        return fragment
 
 
 async def _bound_page(

@@ -55,12 +55,10 @@ from graphql import (
 from graph.errors import GraphError
 from graph.gql.coercion import variables_in
 from graph.gql.compiled import COMPILED, StatementNoted
-from graph.gql.prepared import PreparedOperation, answer_fragment
-from graph.shape import Shape
+from graph.gql.prepared import BoundAnswer
 from graph.spec.model import FieldSpec, Spec
 from graph.sql import filters
 from graph.sql.driver_template import DriverTemplate
-from graph.sql.response import final_text
 from graph.sql.slots import slot_compares
 from graph.sql.statement_cache import Lru
 from graph.where import plain
@@ -214,13 +212,13 @@ class BoundSlot:
 @dataclass(frozen=True)
 class Binding:
     """A document's statement for one binding key: the template's driver text (held here, as
-    long as the document is kept, whether or not the driver texts' cache still holds it), the
-    Shape of its answer, the Slots that take variables' values and the others' values."""
+    long as the document is kept, whether or not the driver texts' cache still holds it), how
+    its rows become the answer, the Slots that take variables' values and the others'
+    values."""
 
     key: str
     driver: DriverTemplate
-    shape: Shape
-    final: bool
+    answerer: BoundAnswer
     slots: tuple[BoundSlot, ...]
     constants: dict[str, Any]
 
@@ -239,18 +237,15 @@ class Binding:
         statement = self.driver.bound(parameters)
         if statement is None:
             return None
-        text = await context.session.scalar(statement, alone=True)
-        fragment = answer_fragment(text, self.shape, self.final)
+        fragment = await self.answerer.answer(context, self.key, statement, parameters)
         if fragment is None:
             return None
         context.paths[self.key] = COMPILED
-        context.prepared = PreparedOperation(self.key, statement, self.shape)
         return fragment
 
 
 def bound_from(
     spec: Spec,
-    dialect: str,
     key: str,
     notes: list[tuple[StatementNoted, dict[str, Any]]],
     driver_templates: Lru[Any, DriverTemplate],
@@ -259,6 +254,8 @@ def bound_from(
     they do not show one (module docstring)."""
     (first, first_probes), (second, second_probes) = notes
     if not (first.alone and second.alone) or first.template_key is None:
+        return None
+    if first.answerer is None or second.answerer is None:
         return None
     if first.template_key != second.template_key or first.kind != second.kind:
         return None
@@ -284,5 +281,4 @@ def bound_from(
             constants[name] = value
         else:
             return None
-    final = final_text(dialect, first.shape)
-    return Binding(key, driver, first.shape, final, tuple(slots), constants)
+    return Binding(key, driver, first.answerer, tuple(slots), constants)

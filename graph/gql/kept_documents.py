@@ -198,7 +198,7 @@ class KeptDocument:
             else:
                 return None
         graph = context.graph
-        return bound_from(graph.spec, graph.dialect, self.key, notes, graph.driver_templates)
+        return bound_from(graph.spec, self.key, notes, graph.driver_templates)
 
 
 def kept_document(

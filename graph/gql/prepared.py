@@ -94,6 +94,38 @@ class PreparedOperation:
         return answer_fragment(text, self.shape, final_text(graph.dialect, self.shape))
 
 
+class BoundAnswer(Protocol):
+    """How a root field's statement, bound to a request's variables without planning
+    (graph/gql/document_bindings.py), becomes the field's answer: a list's or a lookup's
+    (BoundList), a connection's (graph/gql/compiled_connection.py BoundPage)."""
+
+    async def answer(
+        self, context: Any, key: str, statement: DriverStatement, parameters: dict[str, Any]
+    ) -> orjson.Fragment | None:
+        """The answer of the field at `key` from `statement` (`parameters`: its Slots'
+        values), run alone, the request kept as prepared; None when the full path must
+        answer (a null under a non-null field)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BoundList:
+    """A list's or a lookup's answer: the one JSON text of its statement."""
+
+    shape: Shape
+    # The text is orjson's already (graph/sql/response.py final_text).
+    final: bool
+
+    async def answer(
+        self, context: Any, key: str, statement: DriverStatement, parameters: dict[str, Any]
+    ) -> orjson.Fragment | None:
+        text = await context.session.scalar(statement, alone=True)
+        fragment = answer_fragment(text, self.shape, self.final)
+        if fragment is not None:
+            context.prepared = PreparedOperation(key, statement, self.shape)
+        return fragment
+
+
 def read_alone(graph: GraphContext, work: Callable[[Connection], T]) -> T:
     """`work` on a connection of its own, in the calling thread: a prepared request's one
     statement, outside a transaction on PostgreSQL, like the compiled path's sole field."""
