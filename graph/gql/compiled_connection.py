@@ -202,11 +202,10 @@ async def answer_connection(
     if context.session.planning_only:
         # What a kept document's binding would run (graph/gql/document_bindings.py): the
         # template's driver text, once the template ran, bound to the request's values.
-        template = graph.templates.get(template_key) if template_key is not None else None
         reader = graph.page_readers.get(template_key) if template_key is not None else None
         answerer = (
-            BoundPage(shape, read, page, signature, template, reader)
-            if template is not None and reader is not None
+            BoundPage(shape, read, page, signature, kept, reader)
+            if kept is not None and reader is not None
             else None
         )
         raise StatementNoted(PAGE, template_read, template_key, parameters, answerer, alone)
@@ -214,7 +213,11 @@ async def answer_connection(
     # template, bound to this request's values, on the event loop (ReadSession.rows), once
     # the template has run through SQLAlchemy: what that run sent the driver is recorded.
     record = alone and template_key is not None and graph.dialect == "postgresql"
-    found = await _bound_page(context, template_key, parameters) if record else None
+    found = (
+        await _bound_page(context, template_key, kept, parameters)
+        if record and template_key is not None and kept is not None
+        else None
+    )
     if found is not None:
         rows, statement, driver = found
     else:
@@ -315,16 +318,15 @@ class BoundPage:
 
 
 async def _bound_page(
-    context: Any, template_key: Key, parameters: dict[str, Any]
+    context: Any, template_key: Key, template: Select[Any], parameters: dict[str, Any]
 ) -> tuple[Sequence[Any], Select[Any], LoopPage] | None:
-    """The page's rows from its template's driver text bound to `parameters`
+    """The page's rows from its kept `template`'s driver text bound to `parameters`
     (graph/sql/driver_template.py), run alone (on the event loop while the app runs), with
     the template and the bound text; None when no such text is kept."""
     graph = context.graph
-    template = graph.templates.get(template_key)
     driver = graph.driver_templates.get(template_key)
     reader = graph.page_readers.get(template_key)
-    if template is None or driver is None or reader is None:
+    if driver is None or reader is None:
         return None
     bound = driver.bound(parameters)
     if bound is None:
