@@ -101,3 +101,13 @@ def loop_tries(reader: AsyncReader) -> list[str]:
     reader.scalar = counted  # type: ignore[method-assign]
     reader.rows = counted_rows  # type: ignore[method-assign]
     return tries
+
+
+def apis_on_the_loop(db: TestDatabase, spec: Spec, catalog: Catalog) -> tuple[Api, Api, list[str]]:
+    """The app, the same app on the reference path (GRAPH_COMPILED=0) to compare with, and
+    the texts the app's event-loop reader is asked to run from now on (`loop_tries`)."""
+    api = Api(db, spec, catalog)
+    reference = Api(db, spec, catalog, Settings(compiled=False))
+    reader = api.graph.async_reader
+    assert reader is not None
+    return api, reference, loop_tries(reader)

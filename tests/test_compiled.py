@@ -35,7 +35,7 @@ from graph.sql.ddl import create_schema
 from graph.sql.engine import build_engine
 from graph.sql.tables import Catalog, build_catalog
 from tests import test_differential as differential
-from tests.api import Api, loop_tries
+from tests.api import Api, apis_on_the_loop, loop_tries
 from tests.databases import TestDatabase
 from tests.test_differential import (
     FIXED_NOW,
@@ -776,11 +776,7 @@ async def test_a_repeated_connection_runs_on_the_event_loop_while_the_app_runs(
     count included, and the reference path's answer; nothing runs through the engine."""
     if seeded_db.backend != "postgresql":
         pytest.skip("the event loop's reader is PostgreSQL's")
-    api = Api(seeded_db, spec, catalog)
-    reference = Api(seeded_db, spec, catalog, Settings(compiled=False))
-    reader = api.graph.async_reader
-    assert reader is not None
-    on_loop = loop_tries(reader)
+    api, reference, on_loop = apis_on_the_loop(seeded_db, spec, catalog)
     after, pages = None, 0
     async with api.app.router.lifespan_context(api.app):
         while pages < 3:

@@ -27,7 +27,7 @@ from graph.gql.kept_documents import KeptDocument, KeptDocuments
 from graph.settings import Settings
 from graph.spec.model import Spec
 from graph.sql.tables import Catalog
-from tests.api import Api, loop_tries
+from tests.api import Api, apis_on_the_loop
 from tests.databases import TestDatabase
 
 LOOKUPS = frozenset({"executionLog", "playbook"})
@@ -297,11 +297,7 @@ async def test_a_connections_document_is_bound_and_read_on_the_event_loop(
     the request is then kept as a prepared page, answered again alike."""
     if seeded_db.backend != "postgresql":
         pytest.skip("bindings run PostgreSQL's driver texts")
-    api = Api(seeded_db, spec, catalog)
-    reference = Api(seeded_db, spec, catalog, Settings(compiled=False))
-    reader = api.graph.async_reader
-    assert reader is not None
-    on_loop = loop_tries(reader)
+    api, reference, on_loop = apis_on_the_loop(seeded_db, spec, catalog)
     bound: list[bool] = []
     original = Binding.answer
 
