@@ -136,6 +136,20 @@ D3 = """query D3($id: String!) {
   }
 }"""
 
+# D4: D3 with the average and the 95th percentile of the playbook's runs' durations (integer
+# measures the rows' statement builds too, finished exactly: graph/sql/group_object.py).
+D4 = """query D4($id: String!) {
+  executionLog(executionId: $id) {
+    executionId component status startedAt durationMs
+    playbook {
+      playbookName
+      executionsAggregate {
+        count max { startedAt } avg { durationMs } p95: percentile(p: 0.95) { durationMs }
+      }
+    }
+  }
+}"""
+
 # V2: Q2 before a moment.
 V2 = """query V2($before: DateTime!) {
   executionLogs(
@@ -213,6 +227,7 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
         "c1": Query("c1", C1, None, 50, "executionLogsConnection.edges"),
         "v1": Query("v1", V1, None, 1, "executionLog"),
         "d3": Query("d3", D3, None, 1, "executionLog"),
+        "d4": Query("d4", D4, None, 1, "executionLog"),
         "v2": Query("v2", V2, None, None),
         "v3": Query("v3", V3, None, None, "executionLogsConnection.edges"),
     }
@@ -289,7 +304,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
-    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,c1,v1,v2,v3")
+    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,d4,c1,v1,v2,v3")
     p.add_argument(
         "--targets",
         default="graph,floor",
@@ -317,7 +332,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.queries = make_queries(args.queries, args.floor_q1)
     except KeyError as exc:
-        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, d3, c1, v1, v2, v3")
+        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, d3, d4, c1, v1, v2, v3")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     return args
 
@@ -937,9 +952,9 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def varying_variables(url: str, queries: list[Query]) -> list[Query]:
-    """V1's, D3's and V2's variables: keys and start moments of VARYING_BODIES logs, spread
-    over the table (the first request is the first of them)."""
-    if not any(q.name in ("v1", "d3", "v2", "v3") for q in queries):
+    """V1's, D3's, D4's, V2's and V3's variables: keys and start moments of VARYING_BODIES
+    logs, spread over the table (the first request is the first of them)."""
+    if not any(q.name in ("v1", "d3", "d4", "v2", "v3") for q in queries):
         return queries
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -950,6 +965,7 @@ def varying_variables(url: str, queries: list[Query]) -> list[Query]:
     by_query = {
         "v1": tuple({"id": key} for key, _ in rows),
         "d3": tuple({"id": key} for key, _ in rows),
+        "d4": tuple({"id": key} for key, _ in rows),
         "v2": tuple({"before": moment.astimezone(dt.UTC).isoformat()} for _, moment in rows),
     }
     by_query["v3"] = by_query["v2"]

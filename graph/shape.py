@@ -73,6 +73,7 @@ class GroupValue:
     inner: tuple[GroupValue, ...] = ()  # GROUP_OBJECT
     kind: str | None = None  # GROUP_MEASURE: a measure kind of graph/aggregate.py
     field: FieldSpec | None = None  # GROUP_MEASURE of a field
+    p: float | None = None  # GROUP_MEASURE of a percentile
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ class GroupsEntry:
     key: str
     aggregate: ChildAggregate
     group: tuple[GroupValue, ...]
+    # The groups of all rows of a root list at once, joined to them (more rows than a
+    # correlated subquery per row pays for): graph/sql/group_object.py joined_groups.
+    joined: bool = False
 
 
 Entry = FieldEntry | TypenameEntry | LinkEntry | AggregateEntry | GroupsEntry

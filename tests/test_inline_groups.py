@@ -6,19 +6,23 @@ shipped tables and the zoo, with adversarial rows: nulls, ties, a key listed twi
 column, dangling links, Unicode, extreme numbers, boundary datetimes): a root list with or
 without a limit, or a lookup, whose rows (and a to-many and a to-one relation's rows) select
 one or two relation aggregates with a random part of their group: `count`, `__typename`,
-`key {...}`, `countDistinct`, `min`, `max` of any of their fields (floats and computed fields
-too, which keep their own statement), now and then a `sum`, a `where` on the linked rows, a
-`limit` or `offset`. Each is posted to the compiled path and to the reference path on SQLite
-and PostgreSQL; the answers must be the same bytes. The count of aggregates built inline
+`key {...}`, `countDistinct`, `min`, `max`, `sum`, `avg` and `percentile(p:)` (p at 0, 1,
+halves, a third, 0.95) of any of their fields (floats, bigint sums and computed fields too,
+which keep their own statement), a `where` on the linked rows, a `limit` or `offset`. Each
+is posted to the compiled path and to the reference path on SQLite and PostgreSQL; the
+answers must be the same bytes. The count of aggregates built inline
 shows the generator reaches them.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import Any
 
+import orjson
 import pytest
 from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 from hypothesis import given, settings
@@ -29,10 +33,14 @@ from graph.gql.build import build_schema
 from graph.naming import relation_aggregate_name
 from graph.settings import Settings
 from graph.spec.model import Spec, TableSpec
+from graph.sql.ddl import create_schema
+from graph.sql.tables import Catalog
 from tests import test_differential as differential
-from tests.test_compiled import body, compiled_api, same_bytes
+from tests.api import Api
+from tests.databases import TestDatabase
+from tests.test_compiled import body, compiled_api, same_bytes, same_bytes_on
 from tests.test_compiled_groups import limited_api
-from tests.test_differential import FUZZ_EXAMPLES, World, budget
+from tests.test_differential import FIXED_NOW, FUZZ_EXAMPLES, World, budget
 
 world = differential.world
 own_loop = differential.own_loop
@@ -131,10 +139,21 @@ class Documents:
         chosen = draw(
             st.lists(
                 st.sampled_from(
-                    ["count", "__typename", "key", "countDistinct", "min", "max", "sum", "c: count"]
+                    [
+                        "count",
+                        "__typename",
+                        "key",
+                        "countDistinct",
+                        "min",
+                        "max",
+                        "sum",
+                        "avg",
+                        "percentile",
+                        "c: count",
+                    ]
                 ),
                 min_size=1,
-                max_size=4,
+                max_size=5,
                 unique=True,
             )
         )
@@ -143,14 +162,15 @@ class Documents:
             if item in ("count", "__typename", "c: count"):
                 items.append(item)
                 continue
-            if item == "sum" and draw(st.integers(0, 3)):
-                continue  # now and then: it keeps the aggregate's own statement
             inner = _object(group.fields[item].type)
             names = sorted(inner.fields)
             picked = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
             if draw(st.integers(0, 4)) == 0:
                 picked.append("__typename")
             fields = " ".join(self.leaf(n, inner) for n in picked)
+            if item == "percentile":
+                p = draw(st.sampled_from(["0", "1", "0.5", "0.25", "0.3333333333333333", "0.95"]))
+                item = f"p{len(items)}: percentile(p: {p})"
             items.append(f"{item} {{ {fields} }}")
         return " ".join(items) or "count"
 
@@ -190,6 +210,9 @@ HAND_PICKED = """
       __typename n: count key { status __typename playbook { __typename } }
       ...Extremes
       countDistinct { component status startedAt durationMs }
+      sum { exitCode } avg { durationMs exitCode }
+      p95: percentile(p: 0.95) { durationMs exitCode }
+      median: percentile(p: 0.5) { __typename exitCode }
     }
     executions(limit: 3) {
       executionId
@@ -205,9 +228,9 @@ fragment Extremes on ExecutionLogGroup {
 
 
 def test_one_statement_answers_rows_and_their_groups(world: World) -> None:
-    """Aliases, a fragment, __typename at three levels, every extreme type, a relation's own
-    where, 18 runs below 6 playbooks: the reference path's bytes, and ONE statement for the
-    root field."""
+    """Aliases, a fragment, __typename at three levels, every extreme type, integer sums,
+    averages and two percentiles, a relation's own where, 18 runs below 6 playbooks: the
+    reference path's bytes, and ONE statement for the root field."""
     if world.name != "grace":
         pytest.skip("the document is of the shipped tables")
     same_bytes(world, HAND_PICKED, {})
@@ -226,8 +249,9 @@ def test_one_statement_answers_rows_and_their_groups(world: World) -> None:
 def test_more_parents_than_groups_allowed_keep_the_reference_error(world: World) -> None:
     """GRAPH_MAX_GROUPS: a limit above it keeps the aggregate's own statement, whose
     LIMIT_EXCEEDED both paths answer; a limit within it is built in the statement (no error on
-    either path). Without a limit, the default page size (100) is the bound: more parents than
-    MAX_PARENTS, own statement, at any GRAPH_MAX_GROUPS."""
+    either path). Without a limit, the default page size (100) is the bound. Within the cap,
+    more parents than MAX_PARENTS: a root list's are grouped once and joined to its rows (one
+    statement), those below a relation keep the aggregate's own statement."""
     if world.name != "grace":
         pytest.skip("the document is of the shipped tables")
     document = "{ playbooks%s { playbookName executionsAggregate { count } } }"
@@ -242,7 +266,193 @@ def test_more_parents_than_groups_allowed_keep_the_reference_error(world: World)
             # Refused: the rows' statement, then the aggregate's own, which fails.
             assert counter.count == (2 if refused else 1), counter.statements
         api = compiled_api(backend)
-        for limit, statements in (("(limit: 20)", 1), ("(limit: 21)", 2), ("", 2)):
+        below = "{ playbooks%s { executions(limit: 3) { relatedFeedbackAggregate { count } } } }"
+        for query, statements in (
+            (document % "(limit: 20)", 1),
+            (document % "(limit: 21)", 1),  # grouped once and joined to the rows
+            (document % "", 1),
+            (below % "(limit: 6)", 1),  # 18 runs
+            (below % "(limit: 7)", 2),  # 21 runs below a root list: its own statement
+        ):
             with api.counter.watching(backend.db.engine) as counter:
-                answer = world.loop.run_until_complete(api.post(document % limit, {}))
+                answer = world.loop.run_until_complete(api.post(query, {}))
             assert "errors" not in answer and counter.count == statements, counter.statements
+            same_bytes_on(world, backend, query, {})
+
+
+# Runs of each playbook: durations (bigint, never negative) and exit codes (int). The first
+# is an average a double's division gets wrong when the sum is rounded first (the exact sum
+# over the count, rounded once, is the answer); sums beyond 64 bits; ties; nulls only.
+RUNS_BY_PLAYBOOK: dict[str, list[tuple[int | None, int | None]]] = {
+    "a-rounded-once": [
+        (62598638280652003, 2**31 - 1),
+        (38139227113959256, 2**31 - 1),
+        (56907017076374389, -(2**31)),
+    ],
+    "b-beyond-64-bits": [(2**63 - 1, -(2**31)), (2**63 - 1, -(2**31)), (2**63 - 2, 7)],
+    "c-ties": [(5, 0), (5, 0), (5, 0), (5, 0)],
+    "d-nulls": [(None, None), (None, None)],
+    "e-no-runs": [],
+    "f-🙂 spread": [(1, -1), (2, 1), (10, 3), (100, None), (7, 5)],
+}
+
+MEASURES = """query Measures($p: Float!, $limit: Int!, $offset: Int!, $skip: String!) {
+  playbooks(
+    where: {playbookName: {neq: $skip}}, orderBy: [{playbookName: ASC}], limit: $limit,
+    offset: $offset
+  ) {
+    playbookName
+    executionsAggregate {
+      count
+      sum { exitCode }
+      avg { durationMs exitCode }
+      p0: percentile(p: 0) { durationMs }
+      third: percentile(p: 0.3333333333333333) { durationMs exitCode }
+      asked: percentile(p: $p) { __typename durationMs exitCode }
+    }
+  }
+}"""
+
+
+def _model_percentile(p: float, values: list[int | None]) -> float | None:
+    """PostgreSQL's documented percentile_cont: interpolate between the values at the floor
+    and the ceiling of p * (n - 1) among the sorted non-null values, read as doubles."""
+    ranked = sorted(float(v) for v in values if v is not None)
+    if not ranked:
+        return None
+    position = p * (len(ranked) - 1)
+    first, second = math.floor(position), math.ceil(position)
+    return ranked[first] + (ranked[second] - ranked[first]) * (position - first)
+
+
+def _model_group(runs: list[tuple[int | None, int | None]], p: float) -> dict[str, Any]:
+    durations = [d for d, _ in runs]
+    codes = [c for _, c in runs]
+
+    def average(values: list[int | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return float(Fraction(sum(known), len(known))) if known else None
+
+    known_codes = [c for c in codes if c is not None]
+    return {
+        "count": len(runs),
+        "sum": {"exitCode": str(sum(known_codes)) if known_codes else None},
+        "avg": {"durationMs": average(durations), "exitCode": average(codes)},
+        "p0": {"durationMs": _model_percentile(0, durations)},
+        "third": {
+            "durationMs": _model_percentile(0.3333333333333333, durations),
+            "exitCode": _model_percentile(0.3333333333333333, codes),
+        },
+        "asked": {
+            "__typename": "ExecutionLogPercentiles",
+            "durationMs": _model_percentile(p, durations),
+            "exitCode": _model_percentile(p, codes),
+        },
+    }
+
+
+async def test_sums_averages_and_percentiles_are_built_exactly(
+    empty_db: TestDatabase, spec: Spec, catalog: Catalog
+) -> None:
+    """Integer sums, averages and percentiles of linked rows, built in the rows' statement:
+    the independent model's values (an exact average rounded once, where dividing the rounded
+    sum gives another double; sums beyond 64 bits; ties; nulls only; no linked row), the
+    reference path's bytes, and one statement per request, `p` given as a variable too
+    (another `p`: another statement, never the first one's answer); under a list of at most
+    20 rows and, grouped once and joined to the rows, of more (an offset, a `where` on the
+    list; runs of no playbook and of a dangling one)."""
+    create_schema(empty_db.engine, catalog)
+    api = Api(empty_db, spec, catalog, Settings(debug=True), clock=lambda: FIXED_NOW)
+    reference = Api(
+        empty_db, spec, catalog, Settings(debug=True, compiled=False), clock=lambda: FIXED_NOW
+    )
+    plain = Api(empty_db, spec, catalog, Settings(), clock=lambda: FIXED_NOW)
+    plain_reference = Api(
+        empty_db, spec, catalog, Settings(compiled=False), clock=lambda: FIXED_NOW
+    )
+    total, count = sum(RUNS_BY_PLAYBOOK["a-rounded-once"][i][0] or 0 for i in range(3)), 3
+    assert total / count != float(total) / count  # the case is one a rounded sum gets wrong
+    n = 0
+    for name, runs in RUNS_BY_PLAYBOOK.items():
+        await api.data(
+            "mutation($name: String!) { insertPlaybooks(rows: [{playbookName: $name,"
+            " actions: [], riskLevel: LOW}]) { affectedCount } }",
+            {"name": name},
+        )
+        rows = []
+        for duration, code in runs:
+            n += 1
+            rows.append(
+                {
+                    "executionId": f"run-{n}",
+                    "commandType": "DEPLOY",
+                    "component": "api",
+                    "status": "SUCCEEDED",
+                    "linkedPlaybookId": name,
+                    "durationMs": None if duration is None else str(duration),
+                    "exitCode": code,
+                }
+            )
+        if rows:
+            await api.data(
+                "mutation($rows: [ExecutionLogInsert!]!) { insertExecutionLogs(rows: $rows)"
+                " { affectedCount } }",
+                {"rows": rows},
+            )
+    # Runs of no playbook: a dangling link, no link.
+    await api.data(
+        "mutation($rows: [ExecutionLogInsert!]!) { insertExecutionLogs(rows: $rows)"
+        " { affectedCount } }",
+        {
+            "rows": [
+                {
+                    "executionId": f"orphan-{i}",
+                    "commandType": "DEPLOY",
+                    "component": "api",
+                    "status": "SUCCEEDED",
+                    "linkedPlaybookId": link,
+                    "durationMs": "9000000000000000000",
+                    "exitCode": 99,
+                }
+                for i, link in enumerate(("no-such-playbook", None))
+            ]
+        },
+    )
+    # Within 20 rows a subquery per playbook; above, the groups grouped once and joined.
+    pages = [(10, 0, "x"), (30, 0, "c-ties"), (30, 2, "x"), (21, 1, "d-nulls"), (3, 1, "x")]
+    for p, (limit, offset, skip) in zip((0.95, 0.5, 0.25, 1.0, 0.0), pages, strict=True):
+        variables = {"p": p, "limit": limit, "offset": offset, "skip": skip}
+        with api.counter.watching(empty_db.engine) as counter:
+            answer = await api.post(MEASURES, variables)
+        assert answer["extensions"]["paths"] == {"playbooks": "compiled"}, answer
+        assert counter.count == 1, counter.statements
+        assert ("GROUP BY" in counter.statements[0]) is (limit > 20), counter.statements
+        assert answer["data"] == (await reference.post(MEASURES, variables))["data"]
+        kept = [(name, runs) for name, runs in RUNS_BY_PLAYBOOK.items() if name != skip]
+        expected = [
+            {"playbookName": name, "executionsAggregate": [_model_group(runs, p)]}
+            for name, runs in kept[offset : offset + limit]
+        ]
+        assert answer["data"]["playbooks"] == expected
+        body = orjson.dumps({"query": MEASURES, "variables": variables})
+        assert (await plain.raw_post(body)).content == (
+            await plain_reference.raw_post(body)
+        ).content
+    # While the app runs (kept documents, their bindings, the event loop's reader), the same
+    # document with `p` changing back and forth: each answer the reference path's bytes.
+    async with plain.app.router.lifespan_context(plain.app):
+        for p, limit, skip in (
+            (0.95, 10, "x"),
+            (0.5, 30, "x"),
+            (0.95, 10, "c-ties"),
+            (0.5, 30, "c-ties"),
+            (0.5, 30, "a-rounded-once"),
+            (0.25, 30, "x"),
+            (0.5, 10, "b-beyond-64-bits"),
+            (0.0, 30, "f-🙂 spread"),
+        ):
+            variables = {"p": p, "limit": limit, "offset": 0, "skip": skip}
+            body = orjson.dumps({"query": MEASURES, "variables": variables})
+            for _ in range(2):
+                again = await plain.raw_post(body)
+                assert again.content == (await plain_reference.raw_post(body)).content

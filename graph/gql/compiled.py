@@ -50,7 +50,6 @@ from graph.shape import (
     AggregateEntry,
     Entry,
     FieldEntry,
-    GroupsEntry,
     LinkEntry,
     Shape,
     TypenameEntry,
@@ -136,9 +135,9 @@ def shape_of(
             aggregate = next((a for a in read.aggregates if a.key == key), None)
             if sites is None or aggregate is None:
                 return None
-            group = inline_group(planner, table, nodes, aggregate, rows)
-            if group is not None:
-                entries.append(GroupsEntry(key, aggregate, group))
+            inline = inline_group(planner, table, key, nodes, aggregate, rows, root=not path)
+            if inline is not None:
+                entries.append(inline)
                 continue
             site = plan_site(planner, table, path, key, nodes, aggregate)
             if site is None:

@@ -10,16 +10,21 @@ field is again ONE statement.
 
 Built in the statement only where its answer is the reference path's by construction:
 - no `groupBy`, `having`, `offset` or `fill`, and no `limit: 0` (the one group, whole);
-- measures that are exact on both databases and cannot fail: `count`, `countDistinct`, and
+- measures that are exact on both databases and cannot fail: `count`, `countDistinct`,
   `min`/`max` of stored int, bigint, string, date, datetime and enum fields (the same SQL
-  aggregate as the group statement: graph/sql/measures.py `extreme`). Sums, averages and
-  percentiles (exact integer arithmetic in Python, float order, OUT_OF_RANGE), floats (`-0.0`
-  and `0.0` tie, and which one min returns depends on the scan) and computed fields keep their
-  own statement;
+  aggregate as the group statement: graph/sql/measures.py `extreme`), `sum` of stored int
+  fields (64 bits hold it), `avg` and `percentile` of stored int and bigint fields (finite
+  doubles, finished as the reference path finishes them: graph/sql/group_object.py).
+  Sums of bigints (beyond 64 bits: an error on the reference path), anything of floats
+  (`-0.0` and `0.0` tie, and which one min returns depends on the scan; infinite sums are
+  OUT_OF_RANGE) and computed fields keep their own statement;
 - at most MAX_PARENTS parent rows, known from the Read's limits before anything runs (a
   lookup: 1; a root list's `limit`, times each to-many relation's `limit` below it; a
-  connection's nodes: not known). Within GRAPH_MAX_GROUPS too: the reference path refuses
-  more groups than that with LIMIT_EXCEEDED, which only its own statement gives.
+  connection's nodes: not known); or, more of them, a root list's own rows, linked by a
+  plain equality (not through a list column): their groups are then grouped once by the link
+  and joined to the rows (graph/sql/group_object.py joined_groups). Within GRAPH_MAX_GROUPS
+  too: the reference path refuses more groups than that with LIMIT_EXCEEDED, which only its
+  own statement gives.
 Anything else in the group's selection (an unknown field, an argument) keeps it too.
 
 Why a bound on the parents: the subquery runs once per parent row, each time reading that
@@ -31,7 +36,9 @@ statement): `executionsAggregate(where: {status: {eq: FAILED}}) { count }` under
 50 and 200 playbooks: 3.7/2.8, 14.8/12.3, 64/58, 129/41, 425/55 ms (at 50 and beyond the own
 statement hashes); without `where`, `{ count max { startedAt } }`: 0.8/0.8, 2.7/2.4,
 10.4/10.4, 18.6/19.6, 97/71 ms. Up to 20 parents the two cost PostgreSQL about the same, and
-the subquery saves a statement's round trip and the groups' work in Python.
+the subquery saves a statement's round trip and the groups' work in Python. Beyond, the
+grouped subquery joined to a root list's rows reads the linked rows as the own statement
+does, for all parents at once (docs/performance.md, bench D2).
 """
 
 from __future__ import annotations
@@ -40,14 +47,26 @@ from collections.abc import Callable
 
 from graphql import FieldNode, GraphQLObjectType, GraphQLOutputType, get_named_type
 
-from graph.aggregate import COUNT, COUNT_DISTINCT, MAX, MEASURE_NAMES, MIN, ChildAggregate
+from graph.aggregate import (
+    AVG,
+    COUNT,
+    COUNT_DISTINCT,
+    MAX,
+    MEASURE_NAMES,
+    MIN,
+    PERCENTILE,
+    SUM,
+    ChildAggregate,
+)
 from graph.gql.selection import Planner
-from graph.plan import Read
+from graph.grouping import check_percentile
+from graph.plan import Measure, Read
 from graph.shape import (
     GROUP_MEASURE,
     GROUP_NULL,
     GROUP_OBJECT,
     GROUP_TYPENAME,
+    GroupsEntry,
     GroupValue,
 )
 from graph.spec.model import FieldType, RelationEnd
@@ -55,19 +74,28 @@ from graph.spec.model import FieldType, RelationEnd
 TYPENAME = "__typename"
 # The most parent rows whose groups the rows' statement builds (module docstring).
 MAX_PARENTS = 20
-# The group's object fields that the statement builds: `count`, `key`, and these measures.
-FIELD_MEASURES = frozenset({COUNT_DISTINCT, MIN, MAX})
-# The field types whose extremes the statement writes as the reference path's answer.
-EXTREME_TYPES = frozenset(
-    {
-        FieldType.INT,
-        FieldType.BIGINT,
-        FieldType.STRING,
-        FieldType.DATE,
-        FieldType.DATETIME,
-        FieldType.ENUM,
-    }
-)
+# The group's object fields that the statement builds: `count`, `key`, `percentile(p:)`,
+# and these measures.
+FIELD_MEASURES = frozenset({COUNT_DISTINCT, MIN, MAX, SUM, AVG})
+# The field types whose measures the statement writes as the reference path's answer, by
+# measure (countDistinct: any stored field).
+MEASURED_TYPES = {
+    MIN: frozenset(
+        {
+            FieldType.INT,
+            FieldType.BIGINT,
+            FieldType.STRING,
+            FieldType.DATE,
+            FieldType.DATETIME,
+            FieldType.ENUM,
+        }
+    ),
+    SUM: frozenset({FieldType.INT}),
+    AVG: frozenset({FieldType.INT, FieldType.BIGINT}),
+    PERCENTILE: frozenset({FieldType.INT, FieldType.BIGINT}),
+}
+MEASURED_TYPES[MAX] = MEASURED_TYPES[MIN]
+PERCENTILE_FIELD = "percentile"
 
 
 class _NotInline(Exception):
@@ -85,33 +113,61 @@ def rows_below(rows: int | None, end: RelationEnd, read: Read) -> int | None:
 def inline_group(
     planner: Planner,
     table: str,
+    key: str,
     nodes: list[FieldNode],
     aggregate: ChildAggregate,
     rows: int | None,
-) -> tuple[GroupValue, ...] | None:
-    """The group object of the aggregate field `nodes` on rows of `table`, when the rows'
-    statement builds it (module docstring); `rows`: the most such rows the answer holds
-    (None: not known). None when the aggregate keeps its own statement."""
+    *,
+    root: bool,
+) -> GroupsEntry | None:
+    """The aggregate field `nodes` (response key `key`) on rows of `table`, when the rows'
+    statement builds its groups (module docstring); `rows`: the most such rows the answer
+    holds (None: not known), `root`: whether they are a root list's or lookup's own rows.
+    None when the aggregate keeps its own statement."""
     read = aggregate.read
     if read.keys or read.having is not None or read.fill or read.offset or read.limit == 0:
         return None
-    if rows is None or rows > min(MAX_PARENTS, read.max_groups):
+    if rows is None or rows > read.max_groups:
+        return None
+    # More rows than MAX_PARENTS: their groups at once, grouped and joined to a root list's
+    # rows by a plain equality of the link (graph/sql/group_object.py joined_groups).
+    joined = rows > MAX_PARENTS
+    if joined and not (root and aggregate.end.list_side is None):
         return None
     parent = planner.schema.type_map[planner.index[table].spec.type_name]
     assert isinstance(parent, GraphQLObjectType)
     try:
         group_type = _object_type(parent.fields[nodes[0].name.value].type)
-        return _group(planner, group_type, nodes, aggregate.end.target)
+        group = _group(planner, group_type, nodes, aggregate)
     except _NotInline:
         return None
+    return GroupsEntry(key, aggregate, group, joined)
 
 
 def _group(
-    planner: Planner, group_type: GraphQLObjectType, nodes: list[FieldNode], target: str
+    planner: Planner,
+    group_type: GraphQLObjectType,
+    nodes: list[FieldNode],
+    aggregate: ChildAggregate,
 ) -> tuple[GroupValue, ...]:
+    target = aggregate.end.target
+
     def value_of(key: str, name: str, same: list[FieldNode]) -> GroupValue:
         definition = group_type.fields.get(name)
-        if definition is None or definition.args:
+        if definition is None:
+            raise _NotInline(name)
+        if name == PERCENTILE_FIELD:
+            p = _percentile_p(planner, group_type, same)
+            measure_type = _object_type(definition.type)
+            inner = _measures(planner, measure_type, same, PERCENTILE, target, p)
+            # The planner asked the group statement for the same measures (a sanity check
+            # that `p` is read as it read it).
+            wanted = set(aggregate.read.measures)
+            fields = [v.field.name for v in inner if v.field is not None]
+            if any(Measure(PERCENTILE, field, p) not in wanted for field in fields):
+                raise _NotInline(name)
+            return GroupValue(key, GROUP_OBJECT, inner=inner)
+        if definition.args:
             raise _NotInline(name)
         kind = MEASURE_NAMES.get(name)
         if kind == COUNT:
@@ -137,12 +193,25 @@ def _keys(
     )
 
 
+def _percentile_p(planner: Planner, group_type: GraphQLObjectType, nodes: list[FieldNode]) -> float:
+    """The `p` of a `percentile(p:)` field, as the planner read it (graph/gql/selection.py
+    `measures`): GraphQL merges a response key's fields only when their arguments are the
+    same, so the first node's is every node's."""
+    p = check_percentile(planner.arguments(group_type.name, nodes[0]).get("p"), ())
+    if any(
+        check_percentile(planner.arguments(group_type.name, n).get("p"), ()) != p for n in nodes
+    ):
+        raise _NotInline(PERCENTILE_FIELD)
+    return p
+
+
 def _measures(
     planner: Planner,
     measure_type: GraphQLObjectType,
     nodes: list[FieldNode],
     kind: str,
     target: str,
+    p: float | None = None,
 ) -> tuple[GroupValue, ...]:
     """A measure's object (`min { durationMs }`): the measure of each selected field."""
     fields = planner.index[target].fields
@@ -151,9 +220,9 @@ def _measures(
         field = fields.get(name)
         if field is None or field.computed is not None:
             raise _NotInline(name)
-        if kind != COUNT_DISTINCT and field.type not in EXTREME_TYPES:
+        if kind != COUNT_DISTINCT and field.type not in MEASURED_TYPES[kind]:
             raise _NotInline(name)
-        return GroupValue(key, GROUP_MEASURE, kind=kind, field=field)
+        return GroupValue(key, GROUP_MEASURE, kind=kind, field=field, p=p)
 
     return _selected(planner, measure_type, nodes, value_of)
 

@@ -60,6 +60,7 @@ from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
 from graph.sql import buckets, dialects, fill
 from graph.sql.compile import Compiler
 from graph.sql.engine import OUT_OF_RANGE_MESSAGE
+from graph.sql.exact_measures import average_of_halves
 from graph.sql.filters import combine, compile_compare, in_api_order
 from graph.sql.measures import (
     HALF,
@@ -409,6 +410,8 @@ class AggregateCompiler:
                 total, count = value, row[at + 1]
             else:
                 high, low, count = value, row[at + 1], row[at + 2]
+                if measure.kind == AVG:
+                    return average_of_halves(high, low, count)
                 total = None if high is None else int(high) * HALF + int(low)
             if total is None or not count:
                 return None

@@ -22,6 +22,7 @@ from sqlalchemy.pool import StaticPool
 from graph.errors import GraphError, OutOfRangeError
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN
 from graph.sql.buckets import sqlite_bucket
+from graph.sql.exact_measures import Percentile, average_of_halves
 from graph.sql.sqlite_writes import WriteTurns, queue_sqlite_writers
 from graph.sql.timeouts import (
     is_locked,
@@ -184,6 +185,11 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     dbapi_connection.create_function("grace_bucket", 3, sqlite_bucket, deterministic=True)
     dbapi_connection.create_function("grace_finite", 1, sqlite_finite, deterministic=True)
     dbapi_connection.create_function("grace_json_float", 1, sqlite_json_float, deterministic=True)
+    # A group built inside a rows' statement finishes its measures as the reference path
+    # does in Python (graph/sql/exact_measures.py).
+    dbapi_connection.create_function("grace_int_average", 3, average_of_halves, deterministic=True)
+    # typeshed's aggregate protocol knows one-argument aggregates of ints only.
+    dbapi_connection.create_aggregate("grace_percentile", 2, Percentile)  # type: ignore[arg-type]
     cursor = dbapi_connection.cursor()
     # WAL lets readers run while one writer writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -8,26 +8,47 @@ json_build_object(...) FROM ... WHERE link AND where))`, SQLite `json_array(json
 json_object(...) ...)))`. Which aggregates qualify, and why their answers are the reference
 path's: graph/gql/inline_groups.py.
 
+The subquery reads each row's linked rows through the relation's index, once per row. Under a
+root list of more rows (`joined_groups`), the groups of all its rows are one subquery instead,
+grouped by the link and LEFT JOINed to the rows (PostgreSQL hashes the linked rows, as the
+aggregate's own statement does): `LEFT JOIN (SELECT link, json_build_object(...) FROM ...
+WHERE link IN (the list's rows' links) AND where GROUP BY link) ON link = the row's`, and a
+row without linked rows gets the same aggregate over no row.
+
 The measures are the group statement's own SQL (graph/sql/measures.py `measure_value`:
-`count(*)` of the linked rows, `count(DISTINCT v)`, min/max in the API's order), written in the form
-the API answers as a row's field is (graph/sql/response.py field_value: a datetime's text, a
-BigInt as a string, an enum's member name). An aggregate over no row is the reference's too:
-`count` 0, the extremes null.
+`count(*)` of the linked rows, `count(DISTINCT v)`, min/max in the API's order, an int's
+exact sum), written in the form the API answers as a row's field is (graph/sql/response.py
+field_value: a datetime's text, a BigInt as a string, an enum's member name, a double's
+shortest digits). Those the reference path finishes in Python are finished to the same
+double here (`_finished`). An aggregate over no row is the reference's too: `count` 0, the
+other measures null.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, literal, null, select
+from sqlalchemy import Float, Numeric, Text, and_, cast, false, func, literal, null, select
 
-from graph.aggregate import MAX, MIN
+from graph.aggregate import AVG, MAX, MIN, PERCENTILE, SUM
 from graph.shape import GROUP_MEASURE, GROUP_NULL, GROUP_OBJECT, GROUP_TYPENAME, GroupValue
-from graph.sql.measures import measure_value
+from graph.spec.model import FieldSpec, FieldType
+from graph.sql.links import link_of
+from graph.sql.measures import integer_halves, measure_value
+
+# The decimals of PostgreSQL's exact quotient sum / count before it is read as a double: far
+# more than a double's rounding needs, for any count below 2^53 (the nearest double to the
+# quotient, once, as Python's integer division gives it).
+_QUOTIENT_SCALE = 60
+# Column names of a root list's grouped subquery (joined_groups).
+_LINK = "link"
+_GROUP = "grp"
 
 if TYPE_CHECKING:
     from sqlalchemy import FromClause
 
+    from graph.plan import Read
     from graph.shape import GroupsEntry
     from graph.sql.response import ResponseCompiler
 
@@ -56,6 +77,66 @@ def groups_value(
     return func.json_array(func.json(found.scalar_subquery()))
 
 
+@dataclass(frozen=True)
+class JoinedGroups:
+    """The groups of every row of a root list at once (module docstring): the grouped
+    subquery, its join condition with the list's row, and the row's JSON list of its one
+    group."""
+
+    grouped: Any
+    on: Any
+    value: Any
+
+
+def joined_groups(
+    response: ResponseCompiler, entry: GroupsEntry, rows: Read, owner: FromClause
+) -> JoinedGroups | None:
+    """The groups of the `owner` rows of a root list (`rows`: its Read) as one grouped
+    subquery LEFT JOINed to them (module docstring); None when they hold no measure (the
+    same constant object for every row: groups_value)."""
+    if not _measures_rows(entry.group):
+        return None
+    compiler, dialect = response.compiler, response.dialect
+    end, read = entry.aggregate.end, entry.aggregate.read
+    link = link_of(response.spec, end)
+    # The list's own rows again (its where, order, offset and limit; its order ends with the
+    # id, so it picks the same rows): only their linked rows are grouped.
+    owner_spec = response.spec.table(end.owner)
+    parents = response.catalog.table(end.owner).alias()
+    chosen = select(link.operand(dialect, parents.c[end.local_field], link.local))
+    if rows.where is not None:
+        chosen = chosen.where(compiler.where(owner_spec, parents, rows.where))
+    chosen = chosen.order_by(*compiler.order_by(owner_spec, parents, rows.order))
+    if rows.limit is not None:
+        chosen = chosen.limit(rows.limit)
+    if rows.offset:
+        chosen = chosen.offset(rows.offset)
+    table = response.spec.table(end.target)
+    target = response.catalog.table(end.target).alias()
+    remote = link.operand(dialect, target.c[end.remote_field], link.remote)
+    conditions = [remote.in_(chosen), *(target.c[f] == v for f, v in end.remote_where)]
+    if read.where is not None:
+        conditions.append(compiler.where(table, target, read.where))
+    grouped = (
+        select(remote.label(_LINK), _object(response, entry.group, target).label(_GROUP))
+        .select_from(target)
+        .where(*conditions)
+        .group_by(remote)
+        .subquery()
+    )
+    local = link.operand(dialect, owner.c[end.local_field], link.local)
+    on = and_(grouped.c[_LINK] == local, *(owner.c[f] == v for f, v in end.local_where))
+    # A row without linked rows: the measures over no row (count 0, the others null), as
+    # the same aggregate over an empty set gives them.
+    none = response.catalog.table(end.target).alias()
+    empty = select(_object(response, entry.group, none)).select_from(none).where(false())
+    group = func.coalesce(grouped.c[_GROUP], empty.scalar_subquery())
+    if response.postgresql:
+        return JoinedGroups(grouped, on, func.json_build_array(group))
+    # A subquery's column loses its JSON subtype: json() gives it back.
+    return JoinedGroups(grouped, on, func.json_array(func.json(group)))
+
+
 def _measures_rows(values: tuple[GroupValue, ...]) -> bool:
     """Whether a measure is among the values, at any depth."""
     return any(v.holds == GROUP_MEASURE or _measures_rows(v.inner) for v in values)
@@ -80,9 +161,35 @@ def _value(response: ResponseCompiler, value: GroupValue, rows: Any) -> Any:
     assert value.holds == GROUP_MEASURE and value.kind is not None, value
     field = value.field
     column = None if field is None else rows.c[field.name]
+    if value.kind in (AVG, PERCENTILE):
+        assert field is not None and column is not None
+        # A double, in its answered form (an integer field's percentile too).
+        double = FieldSpec(value.kind, FieldType.FLOAT, "", field.pos)
+        return response.answered_value(double, _finished(response, value, column))
     # The group statement's SQL for the measure (an enum's extreme as its value, not rank).
     found = measure_value(response.dialect, value.kind, field, column, ranked=False)
+    if value.kind == SUM:
+        return cast(found, Text)  # a BigInt, as a string of digits
     if value.kind in (MIN, MAX):
         assert field is not None
         return response.answered_value(field, found)  # the field's own answered form
     return found
+
+
+def _finished(response: ResponseCompiler, value: GroupValue, column: Any) -> Any:
+    """An integer column's average or percentile as the double the reference path answers
+    (graph/sql/aggregate.py `_measure_value`): the average the exact sum over the count,
+    rounded once; the percentile PostgreSQL's percentile_cont (the group statement's own), on
+    SQLite the same interpolation in Python (graph/sql/exact_measures.py)."""
+    if value.kind == PERCENTILE:
+        assert value.p is not None
+        if response.postgresql:
+            return func.percentile_cont(literal(value.p)).within_group(cast(column, Float()))
+        return func.grace_percentile(literal(value.p, Float()), column, type_=Float())
+    if response.postgresql:
+        # numeric keeps the sum and the quotient exact to _QUOTIENT_SCALE decimals; its
+        # reading as a double rounds once (PostgreSQL reads numeric's text with strtod).
+        total = func.round(cast(func.sum(column), Numeric()), _QUOTIENT_SCALE)
+        return cast(total / func.nullif(func.count(column), 0), Float())
+    high, low = integer_halves(column)
+    return func.grace_int_average(func.sum(high), func.sum(low), func.count(column), type_=Float())

@@ -47,7 +47,7 @@ from graph.shape import AggregateEntry, Entry, GroupsEntry, LinkEntry, Shape, Ty
 from graph.spec.model import FieldSpec, FieldType, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
-from graph.sql.group_object import groups_value
+from graph.sql.group_object import groups_value, joined_groups
 from graph.sql.tables import Catalog
 from graph.sql.types import CalendarDate, UtcDateTime
 
@@ -148,9 +148,18 @@ class ResponseCompiler:
         when there is one (a subquery in FROM is not correlated by default: the owner's table
         would be joined in instead)."""
         order = self.compiler.order_by(table, source, read.order)
+        # A root list's relation aggregates over many rows: grouped once, joined to the rows.
+        joined: dict[str, Any] = {}
+        rows_from: FromClause = source
+        for entry in shape.entries:
+            if isinstance(entry, GroupsEntry) and entry.joined and owner is None:
+                groups = joined_groups(self, entry, read, source)
+                if groups is not None:
+                    rows_from = rows_from.outerjoin(groups.grouped, groups.on)
+                    joined[entry.key] = groups.value
         rows = (
-            select(*self._columns(read, shape, table, source, level))
-            .select_from(source)
+            select(*self._columns(read, shape, table, source, level, joined))
+            .select_from(rows_from)
             .where(*conditions)
             .order_by(*order)
         )
@@ -187,11 +196,25 @@ class ResponseCompiler:
         return first.scalar_subquery()
 
     def _columns(
-        self, read: Read, shape: Shape, table: TableSpec, source: FromClause, level: int
+        self,
+        read: Read,
+        shape: Shape,
+        table: TableSpec,
+        source: FromClause,
+        level: int,
+        joined: dict[str, Any] | None = None,
     ) -> list[Any]:
-        """A row's columns: one per response key (`_as_records`), or the object alone."""
+        """A row's columns: one per response key (`_as_records`), or the object alone;
+        `joined`: the values of relation aggregates joined to the rows, by response key."""
+        joined = joined or {}
         values = [
-            (entry.key, self._value(entry, read, table, source, level)) for entry in shape.entries
+            (
+                entry.key,
+                joined[entry.key]
+                if entry.key in joined
+                else self._value(entry, read, table, source, level),
+            )
+            for entry in shape.entries
         ]
         if self._as_records(shape):
             return [value.label(key) for key, value in values]
