@@ -60,10 +60,9 @@ from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
 from graph.sql import buckets, dialects, fill
 from graph.sql.compile import Compiler
 from graph.sql.engine import OUT_OF_RANGE_MESSAGE
-from graph.sql.exact_measures import average_of_halves
+from graph.sql.exact_measures import average_of_halves, total_of_halves
 from graph.sql.filters import combine, compile_compare, in_api_order
 from graph.sql.measures import (
-    HALF,
     exact_sum_order,
     extreme,
     integer_halves,
@@ -412,7 +411,7 @@ class AggregateCompiler:
                 high, low, count = value, row[at + 1], row[at + 2]
                 if measure.kind == AVG:
                     return average_of_halves(high, low, count)
-                total = None if high is None else int(high) * HALF + int(low)
+                total = total_of_halves(high, low)
             if total is None or not count:
                 return None
             # Exact: Python divides integers with one rounding.

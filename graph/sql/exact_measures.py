@@ -18,12 +18,21 @@ from __future__ import annotations
 HALF = 2**32
 
 
-def average_of_halves(high: int | None, low: int | None, count: int) -> float | None:
-    """The exact mean of integers given as the sums of their high and low 32-bit halves
-    (value = high * 2^32 + low) and their count; None over no value."""
-    if high is None or low is None or not count:
+def total_of_halves(high: int | None, low: int | None) -> int | None:
+    """The exact sum of integers given as the sums of their high and low 32-bit halves
+    (value = high * 2^32 + low); None over no value."""
+    if high is None or low is None:
         return None
-    return (int(high) * HALF + int(low)) / int(count)
+    return int(high) * HALF + int(low)
+
+
+def average_of_halves(high: int | None, low: int | None, count: int) -> float | None:
+    """The exact mean of integers given as the sums of their high and low 32-bit halves and
+    their count; None over no value."""
+    total = total_of_halves(high, low)
+    if total is None or not count:
+        return None
+    return total / int(count)
 
 
 def interpolated(p: float, ranked: list[float]) -> float | None:

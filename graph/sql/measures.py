@@ -18,14 +18,13 @@ from graph.aggregate import AVG, COUNT, COUNT_DISTINCT, MAX, MIN, SUM, measure_f
 from graph.plan import MeasureFilter, RelationMeasure
 from graph.spec.model import FieldSpec, FieldType
 from graph.sql import dialects
+from graph.sql.exact_measures import HALF
 from graph.sql.filters import compile_compare, in_api_order
 
 if TYPE_CHECKING:
     from sqlalchemy import FromClause
 
     from graph.sql.compile import Compiler
-
-HALF = 2**32
 
 
 def integer_division(dividend: Any, divisor: Any) -> Any:
