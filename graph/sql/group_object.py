@@ -71,10 +71,7 @@ def groups_value(
         # (a SELECT without an aggregate would give one per linked row).
         return func.json_build_array(group) if response.postgresql else func.json_array(group)
     found = select(group).select_from(target).where(*conditions).correlate(owner)
-    if response.postgresql:
-        return func.json_build_array(found.scalar_subquery())
-    # The subquery's result loses its JSON subtype: json() gives it back.
-    return func.json_array(func.json(found.scalar_subquery()))
+    return _one_group_list(response, found.scalar_subquery())
 
 
 @dataclass(frozen=True)
@@ -131,10 +128,15 @@ def joined_groups(
     none = response.catalog.table(end.target).alias()
     empty = select(_object(response, entry.group, none)).select_from(none).where(false())
     group = func.coalesce(grouped.c[_GROUP], empty.scalar_subquery())
+    return JoinedGroups(grouped, on, _one_group_list(response, group))
+
+
+def _one_group_list(response: ResponseCompiler, group: Any) -> Any:
+    """The JSON list of one group object read from a subquery or a joined column."""
     if response.postgresql:
-        return JoinedGroups(grouped, on, func.json_build_array(group))
-    # A subquery's column loses its JSON subtype: json() gives it back.
-    return JoinedGroups(grouped, on, func.json_array(func.json(group)))
+        return func.json_build_array(group)
+    # A subquery's result loses its JSON subtype: json() gives it back.
+    return func.json_array(func.json(group))
 
 
 def _measures_rows(values: tuple[GroupValue, ...]) -> bool:
