@@ -150,6 +150,20 @@ D4 = """query D4($id: String!) {
   }
 }"""
 
+# D5: D3 with the playbook's runs grouped by status, most first (a grouped relation
+# aggregate, built in the rows' statement too: graph/sql/group_object.py listed_groups_value).
+D5 = """query D5($id: String!) {
+  executionLog(executionId: $id) {
+    executionId component status startedAt durationMs
+    playbook {
+      playbookName
+      executionsAggregate(groupBy: [{field: STATUS}], orderBy: [{count: DESC}]) {
+        key { status } count max { startedAt }
+      }
+    }
+  }
+}"""
+
 # V2: Q2 before a moment.
 V2 = """query V2($before: DateTime!) {
   executionLogs(
@@ -228,6 +242,7 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
         "v1": Query("v1", V1, None, 1, "executionLog"),
         "d3": Query("d3", D3, None, 1, "executionLog"),
         "d4": Query("d4", D4, None, 1, "executionLog"),
+        "d5": Query("d5", D5, None, 1, "executionLog"),
         "v2": Query("v2", V2, None, None),
         "v3": Query("v3", V3, None, None, "executionLogsConnection.edges"),
     }
@@ -304,7 +319,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reseed", action="store_true", help="drop, recreate and seed the database")
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
-    p.add_argument("--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,d4,c1,v1,v2,v3")
+    p.add_argument(
+        "--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,d4,d5,c1,v1,v2,v3"
+    )
     p.add_argument(
         "--targets",
         default="graph,floor",
@@ -332,7 +349,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.queries = make_queries(args.queries, args.floor_q1)
     except KeyError as exc:
-        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, d3, d4, c1, v1, v2, v3")
+        p.error(f"unknown query {exc}; use some of q1, q2, q3, d1, d2, d3, d4, d5, c1, v1, v2, v3")
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     return args
 
@@ -954,7 +971,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 def varying_variables(url: str, queries: list[Query]) -> list[Query]:
     """V1's, D3's, D4's, V2's and V3's variables: keys and start moments of VARYING_BODIES
     logs, spread over the table (the first request is the first of them)."""
-    if not any(q.name in ("v1", "d3", "d4", "v2", "v3") for q in queries):
+    if not any(q.name in ("v1", "d3", "d4", "d5", "v2", "v3") for q in queries):
         return queries
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -966,6 +983,7 @@ def varying_variables(url: str, queries: list[Query]) -> list[Query]:
         "v1": tuple({"id": key} for key, _ in rows),
         "d3": tuple({"id": key} for key, _ in rows),
         "d4": tuple({"id": key} for key, _ in rows),
+        "d5": tuple({"id": key} for key, _ in rows),
         "v2": tuple({"before": moment.astimezone(dt.UTC).isoformat()} for _, moment in rows),
     }
     by_query["v3"] = by_query["v2"]

@@ -58,7 +58,8 @@ class AggregateEntry:
 
 # What a key of a group object (GroupValue) holds.
 GROUP_TYPENAME = "typename"  # the object type's name
-GROUP_NULL = "null"  # a grouping key: an ungrouped group has none
+GROUP_NULL = "null"  # a grouping key the aggregate does not group by
+GROUP_KEY = "key"  # a grouping key's value (its field, its place in AggregateRead.keys)
 GROUP_OBJECT = "object"  # an object of its own values (`key`, `min`, ...)
 GROUP_MEASURE = "measure"  # `count`, or a measure of a field (COUNT_DISTINCT, MIN, MAX)
 
@@ -74,12 +75,13 @@ class GroupValue:
     kind: str | None = None  # GROUP_MEASURE: a measure kind of graph/aggregate.py
     field: FieldSpec | None = None  # GROUP_MEASURE of a field
     p: float | None = None  # GROUP_MEASURE of a percentile
+    at: int | None = None  # GROUP_KEY: the key's place in the aggregate's keys
 
 
 @dataclass(frozen=True)
 class GroupsEntry:
-    """A relation's aggregate whose one group per row (no `groupBy`) the statement builds
-    itself, as a correlated subquery over the row's linked rows (graph/sql/group_object.py;
+    """A relation's aggregate whose groups per row the statement builds itself, as a
+    correlated subquery over the row's linked rows (graph/sql/group_object.py;
     which ones: graph/gql/inline_groups.py). `aggregate` says which rows (its relation and
     `where`); `group`, the group object's keys in the client's order."""
 
@@ -89,6 +91,9 @@ class GroupsEntry:
     # The groups of all rows of a root list at once, joined to them (more rows than a
     # correlated subquery per row pays for): graph/sql/group_object.py joined_groups.
     joined: bool = False
+    # Grouped by keys, filtered by `having`, limited or offset: each row's list of groups
+    # (graph/sql/group_object.py listed_groups_value).
+    listed: bool = False
 
 
 Entry = FieldEntry | TypenameEntry | LinkEntry | AggregateEntry | GroupsEntry

@@ -3,13 +3,15 @@
 A relation aggregate under rows (`playbooks(limit: 10) { executionsAggregate { count } }`) is
 otherwise one more statement for all the rows at once, its groups put in place in Python
 (graph/gql/compiled_groups.py): a root field with one costs two statements, is never a kept
-statement of its own, and never binds to a document's variables. Without `groupBy`, though,
-every parent row has exactly one group, of its linked rows: a correlated subquery of the
-row's own statement can build that group's JSON (graph/sql/group_object.py), and the root
-field is again ONE statement.
+statement of its own, and never binds to a document's variables. A correlated subquery of
+the row's own statement can build the row's groups' JSON instead (graph/sql/group_object.py),
+and the root field is again ONE statement: without `groupBy`, every parent row has exactly
+one group, of its linked rows; with it (or `having`, `offset`, `limit: 0`) the subquery is
+the aggregate statement's own inner SELECT, keys, `having` and order over the row's linked
+rows, its limit and offset per row.
 
 Built in the statement only where its answer is the reference path's by construction:
-- no `groupBy`, `having`, `offset` or `fill`, and no `limit: 0` (the one group, whole);
+- no `fill` (its buckets come from the `where` window: its own statement);
 - measures that are exact on both databases and cannot fail: `count`, `countDistinct`,
   `min`/`max` of stored int, bigint, string, date, datetime and enum fields (the same SQL
   aggregate as the group statement: graph/sql/measures.py `extreme`), `sum` of stored int
@@ -18,13 +20,22 @@ Built in the statement only where its answer is the reference path's by construc
   Sums of bigints (beyond 64 bits: an error on the reference path), anything of floats
   (`-0.0` and `0.0` tie, and which one min returns depends on the scan; infinite sums are
   OUT_OF_RANGE) and computed fields keep their own statement;
+- grouped rows (`groupBy`, `having`, `offset`, `limit: 0`; `_listable`): keys that are
+  stored fields of the linked table itself (no key through a relation, no time bucket) of
+  the types in KEY_TYPES (not floats: -0.0 and 0.0 are one group, shown as either); a
+  `having` and an `orderBy` of measures that are the same value however the rows are
+  scanned (counts, the extremes built above, sums of int and bigint fields; no average or
+  percentile, whose doubles could tie or part otherwise); and a bound on each row's groups
+  known before anything runs (its `limit`, or keys of enums and booleans only: their values
+  and null), which times the parent rows stays within GRAPH_MAX_GROUPS (the reference path refuses
+  more groups of all rows together with LIMIT_EXCEEDED, which only its own statement gives);
+  at most MAX_PARENTS parent rows (no joined form);
 - at most MAX_PARENTS parent rows, known from the Read's limits before anything runs (a
   lookup: 1; a root list's `limit`, times each to-many relation's `limit` below it; a
-  connection's nodes: not known); or, more of them, a root list's own rows, linked by a
-  plain equality (not through a list column): their groups are then grouped once by the link
-  and joined to the rows (graph/sql/group_object.py joined_groups). Within GRAPH_MAX_GROUPS
-  too: the reference path refuses more groups than that with LIMIT_EXCEEDED, which only its
-  own statement gives.
+  connection's nodes: not known); or, more of them and one group each, a root list's own
+  rows, linked by a plain equality (not through a list column): their groups are then
+  grouped once by the link and joined to the rows (graph/sql/group_object.py
+  joined_groups). Within GRAPH_MAX_GROUPS too, for the same reason.
 Anything else in the group's selection (an unknown field, an argument) keeps it too.
 
 Why a bound on the parents: the subquery runs once per parent row, each time reading that
@@ -56,12 +67,16 @@ from graph.aggregate import (
     MIN,
     PERCENTILE,
     SUM,
+    AggregateRead,
     ChildAggregate,
+    Having,
+    HavingBool,
 )
 from graph.gql.selection import Planner
 from graph.grouping import check_percentile
 from graph.plan import Measure, Read
 from graph.shape import (
+    GROUP_KEY,
     GROUP_MEASURE,
     GROUP_NULL,
     GROUP_OBJECT,
@@ -69,7 +84,7 @@ from graph.shape import (
     GroupsEntry,
     GroupValue,
 )
-from graph.spec.model import FieldType, RelationEnd
+from graph.spec.model import FieldType, RelationEnd, TableSpec
 
 TYPENAME = "__typename"
 # The most parent rows whose groups the rows' statement builds (module docstring).
@@ -95,6 +110,10 @@ MEASURED_TYPES = {
     PERCENTILE: frozenset({FieldType.INT, FieldType.BIGINT}),
 }
 MEASURED_TYPES[MAX] = MEASURED_TYPES[MIN]
+# The field types a row's groups may be grouped by in the statement: their values group and
+# sort alike however the rows are scanned (not floats: -0.0 and 0.0 are one group, and which
+# of the two it shows depends on the scan).
+KEY_TYPES = MEASURED_TYPES[MIN] | {FieldType.BOOL}
 PERCENTILE_FIELD = "percentile"
 
 
@@ -125,9 +144,10 @@ def inline_group(
     holds (None: not known), `root`: whether they are a root list's or lookup's own rows.
     None when the aggregate keeps its own statement."""
     read = aggregate.read
-    if read.keys or read.having is not None or read.fill or read.offset or read.limit == 0:
+    if read.fill or rows is None or rows > read.max_groups:
         return None
-    if rows is None or rows > read.max_groups:
+    listed = bool(read.keys or read.having is not None or read.offset or read.limit == 0)
+    if listed and not (rows <= MAX_PARENTS and _listable(planner, read, rows)):
         return None
     # More rows than MAX_PARENTS: their groups at once, grouped and joined to a root list's
     # rows by a plain equality of the link (graph/sql/group_object.py joined_groups).
@@ -141,7 +161,59 @@ def inline_group(
         group = _group(planner, group_type, nodes, aggregate)
     except _NotInline:
         return None
-    return GroupsEntry(key, aggregate, group, joined)
+    return GroupsEntry(key, aggregate, group, joined, listed)
+
+
+def _listable(planner: Planner, read: AggregateRead, rows: int) -> bool:
+    """Whether the statement builds each row's list of groups (grouped, filtered by
+    `having`, limited or offset) as the reference path answers it (module docstring)."""
+    table = planner.index[read.table].spec
+    most = 1  # groups of one row: at most, whatever the rows hold
+    for group_key in read.keys:
+        if group_key.via or group_key.bucket is not None:
+            return False
+        field = table.field(group_key.field)
+        if field.computed is not None or field.type not in KEY_TYPES:
+            return False
+        if field.type is FieldType.ENUM:
+            most *= len(field.values) + 1  # and null
+        elif field.type is FieldType.BOOL:
+            most *= 3
+        else:
+            most = read.max_groups + 1  # not known: only a limit bounds it
+    if read.limit is not None:
+        most = min(most, read.limit)
+    # The reference path refuses more groups of all rows together than max_groups.
+    if rows * most > read.max_groups:
+        return False
+    compared = [item.by for item in read.order if isinstance(item.by, Measure)]
+    if read.having is not None:
+        compared += _having_measures(read.having)
+    return all(_exactly_compared(table, measure) for measure in compared)
+
+
+def _having_measures(having: Having) -> list[Measure]:
+    if isinstance(having, HavingBool):
+        return [m for item in having.items for m in _having_measures(item)]
+    return [having.measure]
+
+
+def _exactly_compared(table: TableSpec, measure: Measure) -> bool:
+    """Whether a measure that `having` compares or `orderBy` sorts by is the same value
+    however its rows are scanned: no float (a sum's rounding follows the order of its
+    rows), no average or percentile (doubles), no computed field."""
+    if measure.kind in (COUNT, COUNT_DISTINCT) and measure.field is None:
+        return True
+    if measure.field is None:
+        return False
+    field = table.field(measure.field)
+    if field.computed is not None:
+        return False
+    if measure.kind == COUNT_DISTINCT:
+        return True
+    if measure.kind == SUM:
+        return field.type in (FieldType.INT, FieldType.BIGINT)
+    return measure.kind in (MIN, MAX) and field.type in MEASURED_TYPES[MIN]
 
 
 def _group(
@@ -173,7 +245,7 @@ def _group(
         if kind == COUNT:
             return GroupValue(key, GROUP_MEASURE, kind=COUNT)
         if name == "key":
-            inner = _keys(planner, _object_type(definition.type), same)
+            inner = _keys(planner, _object_type(definition.type), same, aggregate.read)
         elif kind in FIELD_MEASURES:
             inner = _measures(planner, _object_type(definition.type), same, kind, target)
         else:
@@ -184,13 +256,24 @@ def _group(
 
 
 def _keys(
-    planner: Planner, key_type: GraphQLObjectType, nodes: list[FieldNode]
+    planner: Planner,
+    key_type: GraphQLObjectType,
+    nodes: list[FieldNode],
+    read: AggregateRead,
 ) -> tuple[GroupValue, ...]:
-    """The `key` object of an ungrouped group: every grouping key (and every to-one
-    relation's key object) null."""
-    return _selected(
-        planner, key_type, nodes, lambda key, _name, _same: GroupValue(key, GROUP_NULL)
-    )
+    """The `key` object of a group: a grouping key's value (keys of the table's own fields
+    only: _listable), every other key (and every to-one relation's key object) null."""
+    grouped = {key.field: at for at, key in enumerate(read.keys)}
+    fields = planner.index[read.table].fields  # by their GraphQL names
+
+    def value_of(key: str, name: str, _same: list[FieldNode]) -> GroupValue:
+        field = fields.get(name)
+        at = None if field is None else grouped.get(field.name)
+        if field is None or at is None:
+            return GroupValue(key, GROUP_NULL)
+        return GroupValue(key, GROUP_KEY, field=field, at=at)
+
+    return _selected(planner, key_type, nodes, value_of)
 
 
 def _percentile_p(planner: Planner, group_type: GraphQLObjectType, nodes: list[FieldNode]) -> float:

@@ -79,9 +79,28 @@ class Parents:
     ids: list[int]
 
 
+@dataclass(frozen=True)
+class OneRowsGroups:
+    """AggregateCompiler.one_rows_groups: the inner SELECT `g` of one row's linked rows, its
+    key columns, the `having` condition (None: none) and the groups' order."""
+
+    g: Any
+    keys: list[Any]
+    having: ColumnElement[bool] | None
+    order: list[UnaryExpression[Any]]
+
+
+def value_column(g: Any, field: str) -> Any:
+    """The column of the inner SELECT `g` that holds a measured field's values."""
+    return g.c[_value_label(field)]
+
+
 # Column names of the inner SELECT besides k0.., v_..: the parent's id, the grouped row's id.
 PARENT = "parent"
 ROW_ID = "row_id"
+# The grouped table's alias when the inner SELECT is correlated to a row of an enclosing
+# statement, which may read the same table (a relation of a table to itself).
+LINKED = "linked"
 
 
 def _value_label(name: str) -> str:
@@ -100,15 +119,18 @@ class AggregateCompiler:
     # -- the inner SELECT: rows with their keys and values ---------------------------------
 
     def _sources(
-        self, read: AggregateRead, parents: Parents | None
+        self, read: AggregateRead, parents: Parents | None, *, aliased: bool = False
     ) -> tuple[FromClause, dict[tuple[RelationEnd, ...], Any], Any]:
         """The table LEFT JOINed to every related row a key reaches, each path joined once;
-        for a relation's aggregate, joined to its parents first (returned third).
+        for a relation's aggregate, joined to its parents first (returned third). `aliased`:
+        the table under an alias of its own (inside a statement that may read it already).
 
         Without grouping keys every parent has its one group, linked rows or not: the parents
         are LEFT JOINed, and `where` goes into the join's condition."""
         table = self.spec.table(read.table)
-        root = self.compiler.catalog.table(read.table)
+        root: FromClause = self.compiler.catalog.table(read.table)
+        if aliased:
+            root = root.alias(LINKED)
         joined: FromClause = root
         parent = None
         if parents is not None:
@@ -136,10 +158,16 @@ class AggregateCompiler:
     def _key_table(self, read: AggregateRead, key: GroupKey) -> TableSpec:
         return self.spec.table(key.via[-1].target if key.via else read.table)
 
-    def _inner(self, read: AggregateRead, parents: Parents | None) -> Any:
-        """The inner SELECT (module docstring), as the subquery or CTE `g`."""
+    def _inner(
+        self,
+        read: AggregateRead,
+        parents: Parents | None,
+        owner: tuple[RelationEnd, FromClause] | None = None,
+    ) -> Any:
+        """The inner SELECT (module docstring), as the subquery or CTE `g`; with `owner`,
+        the rows linked to the one row of an enclosing statement (correlated to it)."""
         table = self.spec.table(read.table)
-        joined, by_path, parent = self._sources(read, parents)
+        joined, by_path, parent = self._sources(read, parents, aliased=owner is not None)
         root = by_path[()]
         keys: list[Any] = []
         values: dict[str, Any] = {}
@@ -161,7 +189,8 @@ class AggregateCompiler:
             # Counted instead of rows: a parent without linked rows, or an empty bucket, has
             # one row of nulls.
             values[ROW_ID] = root.c.id.label(ROW_ID)
-        if not self.postgres:
+        if not self.postgres and owner is None:
+            # (One row's groups finish their percentiles without ranks: group_object.py.)
             partition = [k.element for k in keys] or None
             ranked_fields = [m.field for m in read.measures if m.kind == PERCENTILE and m.field]
             for ranked_field in dict.fromkeys(ranked_fields):
@@ -181,6 +210,9 @@ class AggregateCompiler:
             stmt = stmt.where(self.compiler.where(table, root, read.where))
         if parent is not None and parents is not None:
             stmt = stmt.where(parent.c.id.in_(parents.ids))
+        if owner is not None:
+            end, row = owner
+            stmt = stmt.where(self.compiler.link_condition(end, row, root)).correlate(row)
         # Filling reads the rows twice (their other keys, then the rows): named once.
         return stmt.cte("g") if read.fill else stmt.subquery("g")
 
@@ -285,6 +317,19 @@ class AggregateCompiler:
                 ordered = expr.desc() if item.descending else expr.asc()
                 clauses.append(ordered.nulls_first() if item.nulls_first else ordered.nulls_last())
         return clauses
+
+    # -- the groups of one row of an enclosing statement ------------------------------------
+
+    def one_rows_groups(
+        self, read: AggregateRead, end: RelationEnd, row: FromClause
+    ) -> OneRowsGroups:
+        """The parts of the groups of the rows linked to `row` (through `end`), a row of an
+        enclosing statement that builds them itself (graph/sql/group_object.py): the same
+        inner SELECT, keys, `having` and order as this compiler's own statement."""
+        g = self._inner(read, None, (end, row))
+        keys = [g.c[f"k{i}"] for i in range(len(read.keys))]
+        having = None if read.having is None else self._having(read, g, read.having)
+        return OneRowsGroups(g, keys, having, self._order(read, g, keys))
 
     # -- the statement and its answer ----------------------------------------------------------
 

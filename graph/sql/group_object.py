@@ -1,4 +1,4 @@
-"""A relation's one group per row (no `groupBy`), built inside the rows' statement.
+"""A relation's groups of each row, built inside the rows' statement.
 
 `executionsAggregate { count max { startedAt } }` on a playbook answers `[{"count": 3, "max":
 {"startedAt": "..."}}]`: one group of the playbook's linked rows that match the aggregate's
@@ -15,6 +15,15 @@ aggregate's own statement does): `LEFT JOIN (SELECT link, json_build_object(...)
 WHERE link IN (the list's rows' links) AND where GROUP BY link) ON link = the row's`, and a
 row without linked rows gets the same aggregate over no row.
 
+Grouped (`groupBy`), filtered by `having`, or paged by `offset` or `limit: 0`, a row has a
+list of groups (`listed_groups_value`): the aggregate statement's own inner SELECT of the
+row's linked rows (graph/sql/aggregate.py `one_rows_groups`, correlated to the row), grouped
+by its keys, its `having` and its order, then the row's limit and offset: `SELECT
+array_to_json(ARRAY(SELECT grp FROM (SELECT json_build_object(...) AS grp ... FROM (inner)
+g GROUP BY keys HAVING ... ORDER BY ... LIMIT n OFFSET m)))`, on SQLite json_group_array
+over the same subquery. The same SQL as the reference path's per-parent ranks, one row at a
+time.
+
 The measures are the group statement's own SQL (graph/sql/measures.py `measure_value`:
 `count(*)` of the linked rows, `count(DISTINCT v)`, min/max in the API's order, an int's
 exact sum), written in the form the API answers as a row's field is (graph/sql/response.py
@@ -26,14 +35,23 @@ other measures null.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Float, Numeric, Text, and_, cast, false, func, literal, null, select
 
 from graph.aggregate import AVG, MAX, MIN, PERCENTILE, SUM
-from graph.shape import GROUP_MEASURE, GROUP_NULL, GROUP_OBJECT, GROUP_TYPENAME, GroupValue
+from graph.shape import (
+    GROUP_KEY,
+    GROUP_MEASURE,
+    GROUP_NULL,
+    GROUP_OBJECT,
+    GROUP_TYPENAME,
+    GroupValue,
+)
 from graph.spec.model import FieldSpec, FieldType
+from graph.sql.aggregate import AggregateCompiler, value_column
 from graph.sql.links import link_of
 from graph.sql.measures import integer_halves, measure_value
 
@@ -44,6 +62,8 @@ _QUOTIENT_SCALE = 60
 # Column names of a root list's grouped subquery (joined_groups).
 _LINK = "link"
 _GROUP = "grp"
+# A column that makes a group SELECT without keys an aggregate's one row (listed_groups_value).
+_COUNTED = "counted"
 
 if TYPE_CHECKING:
     from sqlalchemy import FromClause
@@ -65,7 +85,7 @@ def groups_value(
     conditions = [compiler.link_condition(end, owner, target)]
     if read.where is not None:
         conditions.append(compiler.where(table, target, read.where))
-    group = _object(response, entry.group, target)
+    group = _object(response, entry.group, _columns_of(target))
     if not _measures_rows(entry.group):
         # Nothing but names and nulls: the same object for every row, whatever it links to
         # (a SELECT without an aggregate would give one per linked row).
@@ -115,7 +135,9 @@ def joined_groups(
     if read.where is not None:
         conditions.append(compiler.where(table, target, read.where))
     grouped = (
-        select(remote.label(_LINK), _object(response, entry.group, target).label(_GROUP))
+        select(
+            remote.label(_LINK), _object(response, entry.group, _columns_of(target)).label(_GROUP)
+        )
         .select_from(target)
         .where(*conditions)
         .group_by(remote)
@@ -126,9 +148,39 @@ def joined_groups(
     # A row without linked rows: the measures over no row (count 0, the others null), as
     # the same aggregate over an empty set gives them.
     none = response.catalog.table(end.target).alias()
-    empty = select(_object(response, entry.group, none)).select_from(none).where(false())
+    empty = select(_object(response, entry.group, _columns_of(none)))
+    empty = empty.select_from(none).where(false())
     group = func.coalesce(grouped.c[_GROUP], empty.scalar_subquery())
     return JoinedGroups(grouped, on, _one_group_list(response, group))
+
+
+def listed_groups_value(response: ResponseCompiler, entry: GroupsEntry, owner: FromClause) -> Any:
+    """The JSON list of the `owner` row's groups of an aggregate that groups, filters its
+    groups or pages them (module docstring): the aggregate statement's own inner SELECT,
+    keys, `having` and order over the row's linked rows, limited and offset per row."""
+    read = entry.aggregate.read
+    parts = AggregateCompiler(response.compiler).one_rows_groups(read, entry.aggregate.end, owner)
+    g = parts.g
+    group = _object(response, entry.group, lambda name: value_column(g, name), parts.keys)
+    # Without keys the one group is an aggregate's one row, whatever the object holds.
+    rows = select(group.label(_GROUP), func.count().label(_COUNTED)).select_from(g)
+    if parts.keys:
+        rows = rows.group_by(*parts.keys)
+    if parts.having is not None:
+        rows = rows.having(parts.having)
+    rows = rows.order_by(*parts.order)
+    if read.limit is not None:
+        rows = rows.limit(read.limit)
+    if read.offset:
+        rows = rows.offset(read.offset)
+    if response.postgresql:
+        # ARRAY(subquery) keeps the subquery's order (graph/sql/response.py `_array`).
+        listed = select(rows.subquery().c[_GROUP])
+        return func.array_to_json(func.array(listed.scalar_subquery()))
+    # SQLite feeds an aggregate the subquery's rows in the subquery's order.
+    page = rows.subquery()
+    array = select(func.json_group_array(func.json(page.c[_GROUP]))).correlate(owner)
+    return array.scalar_subquery()
 
 
 def _one_group_list(response: ResponseCompiler, group: Any) -> Any:
@@ -144,25 +196,44 @@ def _measures_rows(values: tuple[GroupValue, ...]) -> bool:
     return any(v.holds == GROUP_MEASURE or _measures_rows(v.inner) for v in values)
 
 
-def _object(response: ResponseCompiler, values: tuple[GroupValue, ...], rows: Any) -> Any:
+# A field's column among the rows a group object measures.
+ColumnOf = Callable[[str], Any]
+
+
+def _columns_of(rows: Any) -> ColumnOf:
+    return lambda name: rows.c[name]
+
+
+def _object(
+    response: ResponseCompiler,
+    values: tuple[GroupValue, ...],
+    column_of: ColumnOf,
+    keys: Sequence[Any] = (),
+) -> Any:
+    """A group object; `keys`: the group's key columns (listed_groups_value)."""
     pairs: list[Any] = []
     for value in values:
-        pairs += [literal(value.key), _value(response, value, rows)]
+        pairs += [literal(value.key), _value(response, value, column_of, keys)]
     if response.postgresql:
         return func.json_build_object(*pairs)
     return func.json_object(*pairs)
 
 
-def _value(response: ResponseCompiler, value: GroupValue, rows: Any) -> Any:
+def _value(
+    response: ResponseCompiler, value: GroupValue, column_of: ColumnOf, keys: Sequence[Any]
+) -> Any:
     if value.holds == GROUP_TYPENAME:
         return literal(value.type_name)
     if value.holds == GROUP_NULL:
         return null()
     if value.holds == GROUP_OBJECT:
-        return _object(response, value.inner, rows)
+        return _object(response, value.inner, column_of, keys)
+    if value.holds == GROUP_KEY:
+        assert value.field is not None and value.at is not None
+        return response.answered_value(value.field, keys[value.at])
     assert value.holds == GROUP_MEASURE and value.kind is not None, value
     field = value.field
-    column = None if field is None else rows.c[field.name]
+    column = None if field is None else column_of(field.name)
     if value.kind in (AVG, PERCENTILE):
         assert field is not None and column is not None
         # A double, in its answered form (an integer field's percentile too).

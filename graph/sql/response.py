@@ -6,8 +6,9 @@ PostgreSQL builds each row as a record whose columns are named by the response k
 (row_to_json, and array_to_json of an ARRAY of records for lists), SQLite with json_object and
 json_group_array; relations are correlated subqueries (per parent row: its links, the
 relation's filter, order, offset and limit), so the statement count no longer grows with the
-relations asked for. A relation's aggregate is the row's id here: its groups come from its
-own statement (graph/gql/compiled_groups.py). Filters, orders and link conditions are the
+relations asked for. A relation's aggregate is built here too where graph/gql/inline_groups.py
+allows it (graph/sql/group_object.py); otherwise it is the row's id here, and its groups come
+from its own statement (graph/gql/compiled_groups.py). Filters, orders and link conditions are the
 reference compiler's own (graph/sql/compile.py): the rows are the same, only their form
 differs.
 
@@ -47,7 +48,7 @@ from graph.shape import AggregateEntry, Entry, GroupsEntry, LinkEntry, Shape, Ty
 from graph.spec.model import FieldSpec, FieldType, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
-from graph.sql.group_object import groups_value, joined_groups
+from graph.sql.group_object import groups_value, joined_groups, listed_groups_value
 from graph.sql.tables import Catalog
 from graph.sql.types import CalendarDate, UtcDateTime
 
@@ -229,6 +230,8 @@ class ResponseCompiler:
         if isinstance(entry, TypenameEntry):
             return literal(entry.type_name)
         if isinstance(entry, GroupsEntry):
+            if entry.listed:
+                return listed_groups_value(self, entry, source)
             return groups_value(self, entry, source, level + 1)
         if isinstance(entry, AggregateEntry):
             # The row's id, by which the aggregate's own statement finds its groups
