@@ -63,8 +63,11 @@ def page_statement(
     positioned = rows.add_columns(func.row_number().over(order_by=order).label(POSITION))
     found = positioned.subquery("page")
     counted = select(compiler.count_rows(read).scalar_subquery().label(TOTAL)).subquery("counted")
+    # Labelled again: a sort value is read as a cursor's (an instant PostgreSQL holds beyond
+    # Python's, `-infinity` too, as its text) by its label alone (graph/sql/types.py
+    # _is_cursor_sort_value); a subquery's bare column would read as a row's value, null.
     return (
-        select(counted.c[TOTAL], *(found.c[column.name] for column in columns))
+        select(counted.c[TOTAL], *(found.c[column.name].label(column.name) for column in columns))
         .select_from(counted.outerjoin(found, true()))
         .order_by(found.c[POSITION])
     )

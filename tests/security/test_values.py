@@ -28,6 +28,7 @@ from sqlalchemy import text
 
 from graph.errors import UserInputError
 from graph.registry import Registry
+from graph.settings import Settings
 from graph.spec import Spec
 from graph.sql.tables import Catalog
 from graph.where import MAX_FILTER_DEPTH, MAX_RELATION_DEPTH
@@ -872,6 +873,25 @@ async def test_infinite_instants_page_alike_when_read_on_the_event_loop(
     assert stored_api.graph.prepared.hits >= sum(len(p) for p in pages.values())
 
 
+async def test_a_walk_with_its_total_count_pages_as_without(
+    shipped_db: TestDatabase, stored_api: Api, spec: Spec, catalog: Catalog
+) -> None:
+    """A page with `totalCount` reads its cursors' values through a subquery (compiled path:
+    graph/sql/page_response.py): walking by instants that hold `infinity`, `-infinity` and
+    nulls gives the rows in the same order with the count as without it, on both paths."""
+    reference = Api(shipped_db, spec, catalog, Settings(compiled=False))
+    walks = [
+        ("playbooksConnection", "lastUsedAt: ASC", "playbookName"),
+        ("playbooksConnection", "lastUsedAt: DESC", "playbookName"),
+    ]
+    for app in (reference.app, stored_api.app):
+        for order in walks:
+            without = await walk_one_by_one(app, *order)
+            assert await walk_one_by_one(app, *order, total=True) == without, (app, order)
+    if shipped_db.backend == "postgresql":
+        assert await walk_one_by_one(stored_api.app, *walks[0]) == BY_INSTANT_ASC
+
+
 async def walk_one_by_one(
     app: Any,
     root: str,
@@ -880,10 +900,12 @@ async def walk_one_by_one(
     pages: list[bytes] | None = None,
     *,
     spaced: bool = False,
+    total: bool = False,
 ) -> list[str]:
     """The `name` of every row of the connection `root`, one row a page, by `order`; each
     page's response body appended to `pages`. `spaced`: the same document, written with one
-    more space (a request body and a document never seen)."""
+    more space (a request body and a document never seen); `total`: with `totalCount` (the
+    page's statement then reads its cursors' values through a subquery)."""
     names: list[str] = []
     after = None
     while len(names) < 10:
@@ -891,7 +913,8 @@ async def walk_one_by_one(
             app,
             ("query ($after" if spaced else "query($after")
             + f": String) {{ {root}(first: 1, after: $after, orderBy: [{{{order}}}])"
-            f" {{ edges {{ node {{ {name} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+            f" {{ {'totalCount' if total else ''}"
+            f" edges {{ node {{ {name} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
             {"after": after},
         )
         if pages is not None:
@@ -962,9 +985,12 @@ async def test_stored_days_beyond_the_years_read_as_null_and_page_in_place(
 
     ascending = list(DAYS)
     root = "complianceReportsConnection"
-    assert await walk_one_by_one(stored, root, "nextAuditDate: ASC", "title") == ascending
     descending = [ascending[-1], *reversed(ascending[:-1])]
-    assert await walk_one_by_one(stored, root, "nextAuditDate: DESC", "title") == descending
+    for total in (False, True):  # with totalCount, the cursors' values come through a subquery
+        walked = await walk_one_by_one(stored, root, "nextAuditDate: ASC", "title", total=total)
+        assert walked == ascending
+        walked = await walk_one_by_one(stored, root, "nextAuditDate: DESC", "title", total=total)
+        assert walked == descending
 
 
 # -- the Python registry ---------------------------------------------------------------------------
