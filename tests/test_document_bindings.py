@@ -129,6 +129,22 @@ PAGE = """query($c: String!, $before: DateTime!, $after: String) {
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
 }"""
+# Relation aggregates built in the rows' statement, their own `where` given by variables
+# (graph/sql/slots.py parameterized_with_groups): one grouped, one not.
+AGGREGATES = """query($id: String!, $since: DateTime!, $c: String!) {
+  executionLog(executionId: $id) {
+    executionId
+    playbook {
+      playbookName
+      recent: executionsAggregate(where: {startedAt: {gte: $since}, component: {neq: $c}}) {
+        count max { startedAt }
+      }
+      before: executionsAggregate(groupBy: [{field: STATUS}], where: {startedAt: {lt: $since}}) {
+        key { status } count
+      }
+    }
+  }
+}"""
 TEXTS = st.one_of(
     st.sampled_from(
         ["a", "", " ", "%", "_", "\\", "'", "restart", "memory-api", "é", "🙂", "\x00", "\ud800"]
@@ -161,6 +177,16 @@ CASES = st.one_of(
     ),
     st.tuples(st.just(NULLABLE), st.fixed_dictionaries({}, optional={"c": st.none() | TEXTS})),
     st.tuples(
+        st.just(AGGREGATES),
+        st.fixed_dictionaries(
+            {
+                "id": st.sampled_from(["exec-1", "exec-7", "exec-30"]) | TEXTS,
+                "since": MOMENTS,
+                "c": TEXTS,
+            }
+        ),
+    ),
+    st.tuples(
         st.just(PAGE),
         st.fixed_dictionaries(
             {"c": TEXTS, "before": MOMENTS}, optional={"after": st.none() | TEXTS}
@@ -174,6 +200,8 @@ WARM_UP = [
     (LIST, {"c": "worker", "before": "2100-01-01T00:00:00Z", "n": 1, "h": 9.5, "lim": 5}),
     (NULLABLE, {"c": "memory-api"}),
     (NULLABLE, {"c": "worker"}),
+    (AGGREGATES, {"id": "exec-1", "since": "2026-11-25T00:00:00Z", "c": "worker"}),
+    (AGGREGATES, {"id": "exec-2", "since": "2026-11-01T00:00:00Z", "c": "memory-api"}),
     (PAGE, {"c": "memory-api", "before": "2100-01-01T00:00:00Z"}),
     (PAGE, {"c": "worker", "before": "2100-01-01T00:00:00Z"}),
 ]
@@ -223,11 +251,12 @@ def test_bound_documents_answer_as_the_full_path_and_the_reference(
         for document, variables in WARM_UP:
             assert b'"errors"' not in check_body(document, variables)
         kept = {d.operation.loc.source.body: d for d in bound.graph.documents.values()}  # type: ignore[union-attr]
-        assert set(kept) == {LOOKUP, LIST, NULLABLE, PAGE}
+        documents = (LOOKUP, LIST, NULLABLE, PAGE, AGGREGATES)
+        assert set(kept) == set(documents)
         postgresql = seeded_db.backend == "postgresql"
-        learned = sum(_learned(kept[document]) for document in (LOOKUP, LIST, NULLABLE, PAGE))
+        learned = sum(_learned(kept[document]) for document in documents)
         # The driver's texts that bindings run are PostgreSQL's (SQLite's are positional).
-        assert learned == (4 if postgresql else 0), learned
+        assert learned == (5 if postgresql else 0), learned
 
         @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
         @given(case=CASES)

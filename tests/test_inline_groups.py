@@ -582,3 +582,32 @@ def _answer_in(
     assert "errors" not in answer, answer
     assert counter.count == statements, (document, counter.statements)
     return answer
+
+
+def test_a_built_aggregates_filter_values_share_one_statement(world: World) -> None:
+    """The compared values in the `where` of an aggregate the rows' statement builds are
+    parameters (graph/sql/slots.py parameterized_with_groups): other values run the statement
+    built for the first (one template kept), and answer as the reference path does."""
+    if world.name != "grace":
+        pytest.skip("the document is of the shipped tables")
+    document = """query($since: DateTime!, $ms: BigInt!) { playbooks(limit: 4) {
+      playbookName
+      recent: executionsAggregate(where: {startedAt: {gte: $since}}) { count }
+      long: executionsAggregate(groupBy: [{field: STATUS}], where: {durationMs: {gt: $ms}}) {
+        key { status } count
+      }
+    } }"""
+    values = [
+        {"since": "2026-11-01T00:00:00Z", "ms": "0"},
+        {"since": "2026-11-25T12:00:00Z", "ms": "50000"},
+        {"since": "0001-01-01T00:00:00Z", "ms": "9223372036854775807"},
+    ]
+    for backend in world.backends:
+        _answer_in(world, backend, document, values[0], statements=1)
+        same_bytes_on(world, backend, document, values[0])
+        templates = backend.api.graph.templates
+        kept = len(templates)
+        for variables in values[1:]:
+            same_bytes_on(world, backend, document, variables)
+            assert len(templates) == kept, f"{variables} built another statement"
+

@@ -57,7 +57,7 @@ from graph.shape import (
 from graph.sql.compile import Compiler
 from graph.sql.driver_template import DriverTemplate
 from graph.sql.response import MAX_KEYS, ResponseCompiler, final_text
-from graph.sql.slots import parameterized
+from graph.sql.slots import parameterized_with_groups
 from graph.sql.statement_cache import DriverStatement, StatementCache, recording
 
 SQLITE_TOO_DEEP = "parser stack overflow"
@@ -251,16 +251,18 @@ async def _text(
     cache: StatementCache = graph.statements
     alone = sole_key is not None
     if context.session.planning_only:
-        template_read, parameters = parameterized(graph.spec, read)
-        template_key = cache.key(kind, template_read, shape)
+        template_read, template_shape, parameters = parameterized_with_groups(
+            graph.spec, read, shape
+        )
+        template_key = cache.key(kind, template_read, template_shape)
         answerer = BoundList(shape, final_text(graph.dialect, shape))
         raise StatementNoted(kind, template_read, template_key, parameters, answerer, alone)
     exact = cache.key(kind, read, shape)
     kept = cache.get(exact) if exact is not None else None
     if kept is not None:
         return await context.session.scalar(kept, alone=alone), kept
-    template_read, parameters = parameterized(graph.spec, read)
-    template_key = cache.key(kind, template_read, shape)
+    template_read, template_shape, parameters = parameterized_with_groups(graph.spec, read, shape)
+    template_key = cache.key(kind, template_read, template_shape)
     if template_key is not None:
         driver = graph.driver_templates.get(template_key)
         bound = driver.bound(parameters) if driver is not None else None
@@ -276,7 +278,7 @@ async def _text(
         if statement is None:
             response = ResponseCompiler(compiler)
             build = response.root_list if kind == LIST else response.root_one
-            statement = build(template_read, shape)
+            statement = build(template_read, template_shape)
         with recording() as sent:
             result = execute_or_not_run(conn, statement, parameters)
         if result is NOT_RUN:

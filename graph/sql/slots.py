@@ -11,8 +11,9 @@ the values are given when it runs.
 The values go through filters.slot_value, the transformation compile_compare applies to a
 value it binds itself, so a statement with Slots binds what the same statement built with the
 values would. Everything else stays in the Read, and so in the key: nulls, empty lists, the
-other operators (patterns, json, lists, windows), relation aggregates' filters, limits,
-offsets and orderings. A connection's cursor values are Slots too (parameterized_page).
+other operators (patterns, json, lists, windows), relation aggregates' filters (but those
+of the aggregates the statement builds itself: parameterized_with_groups), limits, offsets
+and orderings. A connection's cursor values are Slots too (parameterized_page).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from graph.plan import BoolOp, Compare, Filter, Page, Read, RelationFilter, Slot
+from graph.aggregate import ChildAggregate
+from graph.plan import BoolOp, ChildRead, Compare, Filter, Page, Read, RelationFilter, Slot
+from graph.shape import GroupsEntry, LinkEntry, Shape
 from graph.spec.model import BIGINT_MAX, BIGINT_MIN, Spec
 from graph.sql.filters import slot_value, takes_slot
 
@@ -30,15 +33,64 @@ def parameterized(spec: Spec, read: Read) -> tuple[Read, dict[str, Any]]:
     parameters they stand for. Two Reads that differ only in those values give equal Reads
     here, with the Slots in the same places under the same names."""
     values: dict[str, Any] = {}
-    return _read(spec, read, values), values
+    return _read(spec, read, values, None)[0], values
 
 
-def _read(spec: Spec, read: Read, values: dict[str, Any]) -> Read:
+def parameterized_with_groups(
+    spec: Spec, read: Read, shape: Shape
+) -> tuple[Read, Shape, dict[str, Any]]:
+    """`parameterized`, and the comparison values of the `where` of every relation aggregate
+    whose groups the statement builds (a GroupsEntry of `shape`) taken out too, in the Read
+    and in the Shape alike: a dashboard's time window or status given to such an aggregate
+    by a variable no longer makes a statement of its own per value."""
+    values: dict[str, Any] = {}
+    template, template_shape = _read(spec, read, values, shape if shape.holds_groups else None)
+    return template, template_shape or shape, values
+
+
+def _read(
+    spec: Spec, read: Read, values: dict[str, Any], shape: Shape | None
+) -> tuple[Read, Shape | None]:
+    """`read` with Slots (and `shape`, when given, with the Slots of its built groups)."""
     where = None if read.where is None else _filter(spec, read.table, read.where, values)
-    children = tuple(
-        replace(child, read=_read(spec, child.read, values)) for child in read.children
+    links = {} if shape is None else {e.key: e for e in shape.entries if isinstance(e, LinkEntry)}
+    children: list[ChildRead] = []
+    link_shapes: dict[str, Shape] = {}
+    for child in read.children:
+        link = links.get(child.key)
+        below = link.shape if link is not None and link.shape.holds_groups else None
+        child_read, child_shape = _read(spec, child.read, values, below)
+        children.append(replace(child, read=child_read))
+        if child_shape is not None:
+            link_shapes[child.key] = child_shape
+    parameterized_read = replace(read, where=where, children=tuple(children))
+    if shape is None:
+        return parameterized_read, None
+    # The entry's aggregate, not the Read's: a Read whose other aggregates run their own
+    # statements comes without any (compiled.py without_aggregates).
+    built = {
+        e.key: _aggregate(spec, e.aggregate, values)
+        for e in shape.entries
+        if isinstance(e, GroupsEntry)
+    }
+    aggregates = tuple(built.get(a.key, a) for a in read.aggregates)
+    entries = tuple(
+        replace(e, aggregate=built[e.key])
+        if isinstance(e, GroupsEntry)
+        else replace(e, shape=link_shapes[e.key])
+        if isinstance(e, LinkEntry) and e.key in link_shapes
+        else e
+        for e in shape.entries
     )
-    return replace(read, where=where, children=children)
+    return replace(parameterized_read, aggregates=aggregates), Shape(entries)
+
+
+def _aggregate(spec: Spec, aggregate: ChildAggregate, values: dict[str, Any]) -> ChildAggregate:
+    where = aggregate.read.where
+    if where is None:
+        return aggregate
+    where = _filter(spec, aggregate.read.table, where, values)
+    return replace(aggregate, read=replace(aggregate.read, where=where))
 
 
 def _filter(spec: Spec, table: str, node: Filter, values: dict[str, Any]) -> Filter:
@@ -66,6 +118,7 @@ def slot_compares(spec: Spec, read: Read) -> dict[str, tuple[str, Compare]]:
     while reads:
         current = reads.pop()
         pending.append((current.table, current.where))
+        pending.extend((a.read.table, a.read.where) for a in current.aggregates)
         reads.extend(child.read for child in current.children)
     while pending:
         table, node = pending.pop()
