@@ -13,7 +13,9 @@ root list of more rows (`joined_groups`), the groups of all its rows are one sub
 grouped by the link and LEFT JOINed to the rows (PostgreSQL hashes the linked rows, as the
 aggregate's own statement does): `LEFT JOIN (SELECT link, json_build_object(...) FROM ...
 WHERE link IN (the list's rows' links) AND where GROUP BY link) ON link = the row's`, and a
-row without linked rows gets the same aggregate over no row.
+row without linked rows gets the same aggregate over no row. Several aggregates of one
+relation share that subquery (each measuring the rows its own `where` keeps), so the
+relation's rows are read once.
 
 Grouped (`groupBy`), filtered by `having`, or paged by `offset` or `limit: 0`, a row has a
 list of groups (`listed_groups_value`): the aggregate statement's own inner SELECT of the
@@ -39,7 +41,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, Numeric, Text, and_, cast, false, func, literal, null, select
+from sqlalchemy import (
+    Float,
+    Numeric,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 
 from graph.aggregate import AVG, MAX, MIN, PERCENTILE, SUM
 from graph.shape import (
@@ -85,7 +100,7 @@ def groups_value(
     conditions = [compiler.link_condition(end, owner, target)]
     if read.where is not None:
         conditions.append(compiler.where(table, target, read.where))
-    group = _object(response, entry.group, _columns_of(target))
+    group = _object(response, entry.group, _Measured.all_of(target))
     if not _measures_rows(entry.group):
         # Nothing but names and nulls: the same object for every row, whatever it links to
         # (a SELECT without an aggregate would give one per linked row).
@@ -97,24 +112,30 @@ def groups_value(
 @dataclass(frozen=True)
 class JoinedGroups:
     """The groups of every row of a root list at once (module docstring): the grouped
-    subquery, its join condition with the list's row, and the row's JSON list of its one
-    group."""
+    subquery, its join condition with the list's row, and each aggregate's JSON list of the
+    row's one group, by response key."""
 
     grouped: Any
     on: Any
-    value: Any
+    values: dict[str, Any]
 
 
 def joined_groups(
-    response: ResponseCompiler, entry: GroupsEntry, rows: Read, owner: FromClause
+    response: ResponseCompiler, entries: list[GroupsEntry], rows: Read, owner: FromClause
 ) -> JoinedGroups | None:
-    """The groups of the `owner` rows of a root list (`rows`: its Read) as one grouped
-    subquery LEFT JOINed to them (module docstring); None when they hold no measure (the
-    same constant object for every row: groups_value)."""
-    if not _measures_rows(entry.group):
+    """The groups of the `owner` rows of a root list (`rows`: its Read), of aggregates of one
+    relation, as one grouped subquery LEFT JOINed to them (module docstring); None when they
+    hold no measure (the same constant object for every row: groups_value).
+
+    Several aggregates of the relation read its rows once: the subquery keeps the rows any
+    of them keeps, and each measures only its own (a measure over `CASE WHEN its where THEN
+    value END`, which an aggregate reads as the same rows filtered: nulls are skipped; its
+    `count` counts `CASE WHEN its where THEN 1 END`)."""
+    measured = [entry for entry in entries if _measures_rows(entry.group)]
+    if not measured:
         return None
     compiler, dialect = response.compiler, response.dialect
-    end, read = entry.aggregate.end, entry.aggregate.read
+    end = measured[0].aggregate.end
     link = link_of(response.spec, end)
     # The list's own rows again (its where, order, offset and limit; its order ends with the
     # id, so it picks the same rows): only their linked rows are grouped.
@@ -132,12 +153,29 @@ def joined_groups(
     target = response.catalog.table(end.target).alias()
     remote = link.operand(dialect, target.c[end.remote_field], link.remote)
     conditions = [remote.in_(chosen), *(target.c[f] == v for f, v in end.remote_where)]
-    if read.where is not None:
-        conditions.append(compiler.where(table, target, read.where))
+    kept = [
+        None
+        if e.aggregate.read.where is None
+        else compiler.where(table, target, e.aggregate.read.where)
+        for e in measured
+    ]
+    if len(measured) == 1:
+        # One aggregate: its where filters the rows themselves.
+        conditions += [c for c in kept if c is not None]
+        measures = [_Measured.all_of(target)]
+    else:
+        each = [c for c in kept if c is not None]
+        if len(each) == len(kept):  # every aggregate filters: the rows none of them keeps go
+            conditions.append(or_(*each))
+        measures = [
+            _Measured.all_of(target) if c is None else _Measured.kept(target, c) for c in kept
+        ]
+    objects = [
+        _object(response, e.group, m).label(f"{_GROUP}{i}")
+        for i, (e, m) in enumerate(zip(measured, measures, strict=True))
+    ]
     grouped = (
-        select(
-            remote.label(_LINK), _object(response, entry.group, _columns_of(target)).label(_GROUP)
-        )
+        select(remote.label(_LINK), *objects)
         .select_from(target)
         .where(*conditions)
         .group_by(remote)
@@ -147,11 +185,14 @@ def joined_groups(
     on = and_(grouped.c[_LINK] == local, *(owner.c[f] == v for f, v in end.local_where))
     # A row without linked rows: the measures over no row (count 0, the others null), as
     # the same aggregate over an empty set gives them.
-    none = response.catalog.table(end.target).alias()
-    empty = select(_object(response, entry.group, _columns_of(none)))
-    empty = empty.select_from(none).where(false())
-    group = func.coalesce(grouped.c[_GROUP], empty.scalar_subquery())
-    return JoinedGroups(grouped, on, _one_group_list(response, group))
+    values: dict[str, Any] = {}
+    for i, entry in enumerate(measured):
+        none = response.catalog.table(end.target).alias()
+        empty = select(_object(response, entry.group, _Measured.all_of(none)))
+        empty = empty.select_from(none).where(false())
+        group = func.coalesce(grouped.c[f"{_GROUP}{i}"], empty.scalar_subquery())
+        values[entry.key] = _one_group_list(response, group)
+    return JoinedGroups(grouped, on, values)
 
 
 def listed_groups_value(response: ResponseCompiler, entry: GroupsEntry, owner: FromClause) -> Any:
@@ -161,7 +202,9 @@ def listed_groups_value(response: ResponseCompiler, entry: GroupsEntry, owner: F
     read = entry.aggregate.read
     parts = AggregateCompiler(response.compiler).one_rows_groups(read, entry.aggregate.end, owner)
     g = parts.g
-    group = _object(response, entry.group, lambda name: value_column(g, name), parts.keys)
+    group = _object(
+        response, entry.group, _Measured(lambda name: value_column(g, name)), parts.keys
+    )
     # Without keys the one group is an aggregate's one row, whatever the object holds.
     rows = select(group.label(_GROUP), func.count().label(_COUNTED)).select_from(g)
     if parts.keys:
@@ -196,44 +239,56 @@ def _measures_rows(values: tuple[GroupValue, ...]) -> bool:
     return any(v.holds == GROUP_MEASURE or _measures_rows(v.inner) for v in values)
 
 
-# A field's column among the rows a group object measures.
-ColumnOf = Callable[[str], Any]
+@dataclass(frozen=True)
+class _Measured:
+    """The rows a group object measures: each field's column by name, and what `count`
+    counts (None: every row, `count(*)`)."""
 
+    column: Callable[[str], Any]
+    counted: Any = None
 
-def _columns_of(rows: Any) -> ColumnOf:
-    return lambda name: rows.c[name]
+    @staticmethod
+    def all_of(rows: Any) -> _Measured:
+        return _Measured(lambda name: rows.c[name])
+
+    @staticmethod
+    def kept(rows: Any, condition: Any) -> _Measured:
+        """The rows that `condition` keeps, among others an aggregate reads too."""
+        return _Measured(
+            lambda name: case((condition, rows.c[name])), case((condition, literal(1)))
+        )
 
 
 def _object(
     response: ResponseCompiler,
     values: tuple[GroupValue, ...],
-    column_of: ColumnOf,
+    measured: _Measured,
     keys: Sequence[Any] = (),
 ) -> Any:
     """A group object; `keys`: the group's key columns (listed_groups_value)."""
     pairs: list[Any] = []
     for value in values:
-        pairs += [literal(value.key), _value(response, value, column_of, keys)]
+        pairs += [literal(value.key), _value(response, value, measured, keys)]
     if response.postgresql:
         return func.json_build_object(*pairs)
     return func.json_object(*pairs)
 
 
 def _value(
-    response: ResponseCompiler, value: GroupValue, column_of: ColumnOf, keys: Sequence[Any]
+    response: ResponseCompiler, value: GroupValue, measured: _Measured, keys: Sequence[Any]
 ) -> Any:
     if value.holds == GROUP_TYPENAME:
         return literal(value.type_name)
     if value.holds == GROUP_NULL:
         return null()
     if value.holds == GROUP_OBJECT:
-        return _object(response, value.inner, column_of, keys)
+        return _object(response, value.inner, measured, keys)
     if value.holds == GROUP_KEY:
         assert value.field is not None and value.at is not None
         return response.answered_value(value.field, keys[value.at])
     assert value.holds == GROUP_MEASURE and value.kind is not None, value
     field = value.field
-    column = None if field is None else column_of(field.name)
+    column = measured.counted if field is None else measured.column(field.name)
     if value.kind in (AVG, PERCENTILE):
         assert field is not None and column is not None
         # A double, in its answered form (an integer field's percentile too).

@@ -45,7 +45,7 @@ from sqlalchemy import (
 from graph import naming
 from graph.plan import ChildRead, Read
 from graph.shape import AggregateEntry, Entry, GroupsEntry, LinkEntry, Shape, TypenameEntry
-from graph.spec.model import FieldSpec, FieldType, TableSpec
+from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
 from graph.sql.group_object import groups_value, joined_groups, listed_groups_value
@@ -152,12 +152,15 @@ class ResponseCompiler:
         # A root list's relation aggregates over many rows: grouped once, joined to the rows.
         joined: dict[str, Any] = {}
         rows_from: FromClause = source
+        by_relation: dict[RelationEnd, list[GroupsEntry]] = {}
         for entry in shape.entries:
             if isinstance(entry, GroupsEntry) and entry.joined and owner is None:
-                groups = joined_groups(self, entry, read, source)
-                if groups is not None:
-                    rows_from = rows_from.outerjoin(groups.grouped, groups.on)
-                    joined[entry.key] = groups.value
+                by_relation.setdefault(entry.aggregate.end, []).append(entry)
+        for entries in by_relation.values():  # a relation's rows read once for all of them
+            groups = joined_groups(self, entries, read, source)
+            if groups is not None:
+                rows_from = rows_from.outerjoin(groups.grouped, groups.on)
+                joined.update(groups.values)
         rows = (
             select(*self._columns(read, shape, table, source, level, joined))
             .select_from(rows_from)
