@@ -202,7 +202,7 @@ def _exactly_compared(table: TableSpec, measure: Measure) -> bool:
     """Whether a measure that `having` compares or `orderBy` sorts by is the same value
     however its rows are scanned: no float (a sum's rounding follows the order of its
     rows), no average or percentile (doubles), no computed field."""
-    if measure.kind in (COUNT, COUNT_DISTINCT) and measure.field is None:
+    if measure.kind == COUNT:
         return True
     if measure.field is None:
         return False
