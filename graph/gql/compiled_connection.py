@@ -36,6 +36,7 @@ from graph.cursors import encode_cursor
 from graph.errors import LimitExceededError, OutOfRangeError
 from graph.gql.compiled import COMPILED, NOT_RUN, StatementNoted, execute_or_not_run, shape_of
 from graph.gql.compiled_groups import GroupSite, place_groups, without_aggregates
+from graph.gql.inline_groups import MAX_PARENTS
 from graph.gql.prepared import read_alone
 from graph.gql.selection import Planner
 from graph.plan import Page, Read
@@ -95,16 +96,23 @@ def page_shape(
     nodes: list[FieldNode],
     read: Read,
     node_sites: list[list[GroupSite]],
+    first: int,
 ) -> PageShape | None:
     """The PageShape of a connection field (`nodes`: its field nodes) whose Read is `read`,
     or None when something in its selection is not compiled. `node_sites` receives, per node
-    Shape, its relation aggregates (graph/gql/compiled_groups.py)."""
+    Shape, its relation aggregates (graph/gql/compiled_groups.py); `first`: the page's size.
+
+    The page's statement reads `first + 1` rows: within MAX_PARENTS of them, the nodes'
+    relation aggregates may be built by a correlated subquery per row
+    (graph/gql/inline_groups.py); beyond, their own statement builds them (a page's rows
+    are never joined to grouped ones: page_statement selects from the table alone)."""
     type_name = planner.index[table].spec.type_name
     shapes: list[Shape] = []
+    rows = first + 1 if first + 1 <= MAX_PARENTS else None
 
     def node_index(found: list[FieldNode]) -> int | None:
         sites: list[GroupSite] = []
-        shape = shape_of(planner, table, planner.subfields(found), read, sites)
+        shape = shape_of(planner, table, planner.subfields(found), read, sites, rows=rows)
         if shape is None:
             return None
         # A Shape with relation aggregates is never shared: its groups' encoders are its
@@ -183,7 +191,7 @@ async def answer_connection(
     if not planner.settings.compiled:
         return None
     node_sites: list[list[GroupSite]] = []
-    shape = page_shape(planner, read.table, nodes, read, node_sites)
+    shape = page_shape(planner, read.table, nodes, read, node_sites, page.first)
     if shape is None:
         return None
     grouped = any(node_sites)

@@ -32,7 +32,9 @@ Built in the statement only where its answer is the reference path's by construc
   at most MAX_PARENTS parent rows (no joined form);
 - at most MAX_PARENTS parent rows, known from the Read's limits before anything runs (a
   lookup: 1; a root list's `limit`, times each to-many relation's `limit` below it; a
-  connection's nodes: not known); or, more of them and one group each, a root list's own
+  connection's page: its `first` + 1 when that is within MAX_PARENTS, else not known,
+  graph/gql/compiled_connection.py page_shape); or, more of them and one group each, a
+  root list's own
   rows, linked by a plain equality (not through a list column): their groups are then
   grouped once by the link and joined to the rows (graph/sql/group_object.py
   joined_groups). Within GRAPH_MAX_GROUPS too, for the same reason.
