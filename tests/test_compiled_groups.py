@@ -124,9 +124,9 @@ def test_a_connections_relation_aggregates_are_compiled_and_the_same_bytes(world
     if world.name != "grace":
         pytest.skip("the document is of the shipped tables")
     # A page of 7 rows read (and 14 runs below them) builds every group in its statement
-    # (graph/gql/inline_groups.py); a page of 26 takes one statement more per aggregate
-    # field: the nodes' aggregate, the edges' two (their own, and their runs').
-    for first, statements in ((6, 1), (25, 4)):
+    # (graph/gql/inline_groups.py); a page of 26 joins its nodes' groups to its rows, and
+    # the 52 runs below them take one statement more for theirs.
+    for first, statements in ((6, 1), (25, 2)):
         document = CONNECTION % first
         same_bytes(world, document, {})
         for backend in world.backends:

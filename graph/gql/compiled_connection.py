@@ -8,9 +8,11 @@ and errors, graph/gql/resolvers.py) -> shape (PageShape below: the connection's 
 Shape per distinct node selection, or None when something is not compiled) -> compile
 (graph/sql/page_response.py) -> execute -> assemble. Cursors are encoded from the sort values
 the statement returns through SQLAlchemy's types, by the reference path's own encoder
-(graph/cursors.py): the same text. The nodes' relation aggregates are put in place after the
-page is read, one statement per aggregate field (graph/gql/compiled_groups.py); such a
-connection is not prepared.
+(graph/cursors.py): the same text. The nodes' relation aggregates are built in the page's
+statement where graph/gql/inline_groups.py allows it (per row on a page of a few rows, joined
+to the page's rows on a bigger one); the others are put in place after the page is read, one
+statement per aggregate field (graph/gql/compiled_groups.py), and such a connection is not
+prepared.
 
 A connection's statement is kept, for the same Read, PageShape and Page, as SQLAlchemy's
 statement (not the driver's text, as the statement cache keeps for JSON values): its sort
@@ -36,7 +38,6 @@ from graph.cursors import encode_cursor
 from graph.errors import LimitExceededError, OutOfRangeError
 from graph.gql.compiled import COMPILED, NOT_RUN, StatementNoted, execute_or_not_run, shape_of
 from graph.gql.compiled_groups import GroupSite, place_groups, without_aggregates
-from graph.gql.inline_groups import MAX_PARENTS
 from graph.gql.prepared import read_alone
 from graph.gql.selection import Planner
 from graph.plan import Page, Read
@@ -103,12 +104,12 @@ def page_shape(
     Shape, its relation aggregates (graph/gql/compiled_groups.py); `first`: the page's size.
 
     The page's statement reads `first + 1` rows: within MAX_PARENTS of them, the nodes'
-    relation aggregates may be built by a correlated subquery per row
-    (graph/gql/inline_groups.py); beyond, their own statement builds them (a page's rows
-    are never joined to grouped ones: page_statement selects from the table alone)."""
+    relation aggregates may be built by a correlated subquery per row; beyond, those of one
+    group per row by a grouped subquery joined to the page's rows, as under a root list
+    (graph/gql/inline_groups.py, graph/sql/page_response.py)."""
     type_name = planner.index[table].spec.type_name
     shapes: list[Shape] = []
-    rows = first + 1 if first + 1 <= MAX_PARENTS else None
+    rows = first + 1
 
     def node_index(found: list[FieldNode]) -> int | None:
         sites: list[GroupSite] = []

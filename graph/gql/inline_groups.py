@@ -32,12 +32,11 @@ Built in the statement only where its answer is the reference path's by construc
   at most MAX_PARENTS parent rows (no joined form);
 - at most MAX_PARENTS parent rows, known from the Read's limits before anything runs (a
   lookup: 1; a root list's `limit`, times each to-many relation's `limit` below it; a
-  connection's page: its `first` + 1 when that is within MAX_PARENTS, else not known,
-  graph/gql/compiled_connection.py page_shape); or, more of them and one group each, a
-  root list's own
-  rows, linked by a plain equality (not through a list column): their groups are then
-  grouped once by the link and joined to the rows (graph/sql/group_object.py
-  joined_groups). Within GRAPH_MAX_GROUPS too, for the same reason.
+  connection's page: its `first` + 1, graph/gql/compiled_connection.py page_shape); or,
+  more of them and one group each, a root list's or a connection page's own rows, linked
+  by a plain equality (not through a list column): their groups are then grouped once by
+  the link and joined to the rows (graph/sql/group_object.py joined_groups). Within
+  GRAPH_MAX_GROUPS too, for the same reason.
 Anything else in the group's selection (an unknown field, an argument) keeps it too.
 
 Why a bound on the parents: the subquery runs once per parent row, each time reading that
@@ -152,7 +151,7 @@ def inline_group(
     if listed and not (rows <= MAX_PARENTS and _listable(planner, read, rows)):
         return None
     # More rows than MAX_PARENTS: their groups at once, grouped and joined to a root list's
-    # rows by a plain equality of the link (graph/sql/group_object.py joined_groups).
+    # or page's rows by a plain equality of the link (graph/sql/group_object.py joined_groups).
     joined = rows > MAX_PARENTS
     if joined and not (root and aggregate.end.list_side is None):
         return None

@@ -9,10 +9,11 @@ json_object(...) ...)))`. Which aggregates qualify, and why their answers are th
 path's: graph/gql/inline_groups.py.
 
 The subquery reads each row's linked rows through the relation's index, once per row. Under a
-root list of more rows (`joined_groups`), the groups of all its rows are one subquery instead,
-grouped by the link and LEFT JOINed to the rows (PostgreSQL hashes the linked rows, as the
-aggregate's own statement does): `LEFT JOIN (SELECT link, json_build_object(...) FROM ...
-WHERE link IN (the list's rows' links) AND where GROUP BY link) ON link = the row's`, and a
+root list or a connection's page of more rows (`joined_groups`), the groups of all its rows
+are one subquery instead, grouped by the link and LEFT JOINed to the rows (PostgreSQL hashes
+the linked rows, as the aggregate's own statement does): `LEFT JOIN (SELECT link,
+json_build_object(...) FROM ... WHERE link IN (the list's rows' links) AND where GROUP BY
+link) ON link = the row's` (SQLite: the rows' distinct links joined instead of IN), and a
 row without linked rows gets the same aggregate over no row. Several aggregates of one
 relation share that subquery (each measuring the rows its own `where` keeps), so the
 relation's rows are read once.
@@ -63,9 +64,11 @@ from graph.shape import (
     GROUP_NULL,
     GROUP_OBJECT,
     GROUP_TYPENAME,
+    GroupsEntry,
     GroupValue,
+    Shape,
 )
-from graph.spec.model import FieldSpec, FieldType
+from graph.spec.model import FieldSpec, FieldType, RelationEnd
 from graph.sql.aggregate import AggregateCompiler, value_column
 from graph.sql.links import link_of
 from graph.sql.measures import integer_halves, measure_value
@@ -83,8 +86,7 @@ _COUNTED = "counted"
 if TYPE_CHECKING:
     from sqlalchemy import FromClause
 
-    from graph.plan import Read
-    from graph.shape import GroupsEntry
+    from graph.plan import Page, Read
     from graph.sql.response import ResponseCompiler
 
 
@@ -120,12 +122,53 @@ class JoinedGroups:
     values: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class JoinedValues:
+    """A shape's joined relation aggregates: the rows' FROM with their grouped subqueries
+    LEFT JOINed, each aggregate's value by response key, and the subqueries (a correlated
+    SELECT of the row's columns correlates them too)."""
+
+    rows_from: Any
+    values: dict[str, Any]
+    froms: tuple[Any, ...]
+
+
+def join_groups(
+    response: ResponseCompiler,
+    shape: Shape,
+    rows: Read,
+    source: FromClause,
+    start: Any,
+    page: Page | None = None,
+) -> JoinedValues:
+    """The relation aggregates of `shape` that are joined to its rows (GroupsEntry.joined),
+    one grouped subquery per relation (its rows read once for all of its aggregates), LEFT
+    JOINed to `start` (the rows' FROM: `source`, or it with other joins already)."""
+    by_relation: dict[RelationEnd, list[GroupsEntry]] = {}
+    for entry in shape.entries:
+        if isinstance(entry, GroupsEntry) and entry.joined:
+            by_relation.setdefault(entry.aggregate.end, []).append(entry)
+    rows_from, values, froms = start, {}, []
+    for entries in by_relation.values():
+        groups = joined_groups(response, entries, rows, source, page)
+        if groups is not None:
+            rows_from = rows_from.outerjoin(groups.grouped, groups.on)
+            values.update(groups.values)
+            froms.append(groups.grouped)
+    return JoinedValues(rows_from, values, tuple(froms))
+
+
 def joined_groups(
-    response: ResponseCompiler, entries: list[GroupsEntry], rows: Read, owner: FromClause
+    response: ResponseCompiler,
+    entries: list[GroupsEntry],
+    rows: Read,
+    owner: FromClause,
+    page: Page | None = None,
 ) -> JoinedGroups | None:
-    """The groups of the `owner` rows of a root list (`rows`: its Read), of aggregates of one
-    relation, as one grouped subquery LEFT JOINed to them (module docstring); None when they
-    hold no measure (the same constant object for every row: groups_value).
+    """The groups of the `owner` rows of a root list (`rows`: its Read) or of a connection's
+    page (`page`: its size and cursor), of aggregates of one relation, as one grouped
+    subquery LEFT JOINed to them (module docstring); None when they hold no measure (the
+    same constant object for every row: groups_value).
 
     Several aggregates of the relation read its rows once: the subquery keeps the rows any
     of them keeps, and each measures only its own (a measure over `CASE WHEN its where THEN
@@ -137,22 +180,38 @@ def joined_groups(
     compiler, dialect = response.compiler, response.dialect
     end = measured[0].aggregate.end
     link = link_of(response.spec, end)
-    # The list's own rows again (its where, order, offset and limit; its order ends with the
-    # id, so it picks the same rows): only their linked rows are grouped.
+    # The list's own rows again (its where, order, offset and limit, or the page's cursor
+    # and size; the order ends with the id, so it picks the same rows): only their linked
+    # rows are grouped.
     owner_spec = response.spec.table(end.owner)
     parents = response.catalog.table(end.owner).alias()
     chosen = select(link.operand(dialect, parents.c[end.local_field], link.local))
     if rows.where is not None:
         chosen = chosen.where(compiler.where(owner_spec, parents, rows.where))
+    if page is not None and page.after is not None:
+        keys = [compiler.sort_expression(owner_spec, parents, key) for key in rows.order]
+        chosen = chosen.where(compiler.after_cursor(keys, rows.order, page.after, parents))
     chosen = chosen.order_by(*compiler.order_by(owner_spec, parents, rows.order))
-    if rows.limit is not None:
-        chosen = chosen.limit(rows.limit)
+    limit = rows.limit if page is None else page.first + 1  # a page reads one row more
+    if limit is not None:
+        chosen = chosen.limit(limit)
     if rows.offset:
         chosen = chosen.offset(rows.offset)
     table = response.spec.table(end.target)
     target = response.catalog.table(end.target).alias()
     remote = link.operand(dialect, target.c[end.remote_field], link.remote)
-    conditions = [remote.in_(chosen), *(target.c[f] == v for f, v in end.remote_where)]
+    conditions: list[Any] = [*(target.c[f] == v for f, v in end.remote_where)]
+    linked: Any = target
+    if response.postgresql:
+        conditions.append(remote.in_(chosen))
+    else:
+        # SQLite 3.40 answers `link IN (SELECT ...)` wrongly beside an id range on an index
+        # of (remote_where field, link): the range is dropped (the governance decisions of
+        # playbooks with `where: {id: {lte: 0}}` counted rows of any id). The parents'
+        # distinct links joined to the rows read them through the same index, as the
+        # correlated subquery of a row does.
+        links = select(chosen.subquery().c[0]).distinct().subquery()
+        linked = target.join(links, remote == links.c[0])
     kept = [
         None
         if e.aggregate.read.where is None
@@ -176,7 +235,7 @@ def joined_groups(
     ]
     grouped = (
         select(remote.label(_LINK), *objects)
-        .select_from(target)
+        .select_from(linked)
         .where(*conditions)
         .group_by(remote)
         .subquery()

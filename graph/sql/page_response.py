@@ -8,6 +8,11 @@ The sort values come back through SQLAlchemy's types, as the reference path's pa
 (graph/sql/compile.py, select_rows), so that a cursor the compiled path writes is the
 reference path's, byte for byte (graph/cursors.py encodes both).
 
+The nodes' relation aggregates built in the statement (graph/gql/inline_groups.py) are
+correlated subqueries of each row, or, on a page of more rows, a grouped subquery over the
+page's rows (its filter, cursor, order and size repeated) LEFT JOINed to them
+(graph/sql/group_object.py joined_groups), as under a root list.
+
 With `totalCount`, the page is joined to the count of every row the filter keeps (the page's
 own rows start after the cursor; the count does not): one row of nulls carries the count
 when the page is empty.
@@ -22,6 +27,7 @@ from sqlalchemy import Select, Text, cast, func, select, true
 from graph.plan import Page, Read
 from graph.shape import Shape
 from graph.sql.compile import SORT_VALUE
+from graph.sql.group_object import join_groups
 from graph.sql.response import ResponseCompiler
 
 NODE = "__node{}"
@@ -44,16 +50,21 @@ def page_statement(
         conditions.append(compiler.where(table, source, read.where))
     if page.after is not None:
         conditions.append(compiler.after_cursor(keys, read.order, page.after, source))
-    columns: list[Any] = [
-        cast(response.row_object(read, shape, source), Text).label(NODE.format(i))
-        for i, shape in enumerate(shapes)
-    ]
+    # The nodes' relation aggregates joined to the page's rows (a page of more rows than
+    # graph/gql/inline_groups.py MAX_PARENTS): their grouped subqueries, per node shape.
+    rows_from: Any = source
+    columns: list[Any] = []
+    for i, shape in enumerate(shapes):
+        joined = join_groups(response, shape, read, source, rows_from, page)
+        rows_from = joined.rows_from
+        node = response.row_object(read, shape, source, joined)
+        columns.append(cast(node, Text).label(NODE.format(i)))
     columns += [key.label(SORT_VALUE.format(i)) for i, key in enumerate(keys)]
     columns.append(source.c.id)
     order = compiler.order_by(table, source, read.order)
     rows: Select[Any] = (
         select(*columns)
-        .select_from(source)
+        .select_from(rows_from)
         .where(*conditions)
         .order_by(*order)
         .limit(page.first + 1)

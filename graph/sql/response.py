@@ -45,10 +45,15 @@ from sqlalchemy import (
 from graph import naming
 from graph.plan import ChildRead, Read
 from graph.shape import AggregateEntry, Entry, GroupsEntry, LinkEntry, Shape, TypenameEntry
-from graph.spec.model import FieldSpec, FieldType, RelationEnd, TableSpec
+from graph.spec.model import FieldSpec, FieldType, TableSpec
 from graph.sql import dialects
 from graph.sql.compile import Compiler
-from graph.sql.group_object import groups_value, joined_groups, listed_groups_value
+from graph.sql.group_object import (
+    JoinedValues,
+    groups_value,
+    join_groups,
+    listed_groups_value,
+)
 from graph.sql.tables import Catalog
 from graph.sql.types import CalendarDate, UtcDateTime
 
@@ -113,13 +118,17 @@ class ResponseCompiler:
         rows = self._rows(read, shape, table, source, conditions, owner=None, level=0)
         return select(cast(self._first(rows, shape), Text))
 
-    def row_object(self, read: Read, shape: Shape, source: FromClause) -> Any:
+    def row_object(
+        self, read: Read, shape: Shape, source: FromClause, joined: JoinedValues | None = None
+    ) -> Any:
         """The object of one row of `source` (a root table, in the FROM of an enclosing
-        statement: a connection's page, graph/sql/page_response.py), as JSON."""
+        statement: a connection's page, graph/sql/page_response.py), as JSON; `joined`: the
+        values of relation aggregates joined to the rows there, and what they are read from."""
         table = self.spec.table(read.table)
-        columns = self._columns(read, shape, table, source, level=0)
+        values, froms = (joined.values, joined.froms) if joined is not None else ({}, ())
+        columns = self._columns(read, shape, table, source, 0, values)
         if self._as_records(shape):
-            return _record_json(select(*columns).correlate(source))
+            return _record_json(select(*columns).correlate(source, *froms))
         return columns[0].element  # the object, without its label
 
     # -- lists and objects ----------------------------------------------------------------
@@ -150,20 +159,14 @@ class ResponseCompiler:
         would be joined in instead)."""
         order = self.compiler.order_by(table, source, read.order)
         # A root list's relation aggregates over many rows: grouped once, joined to the rows.
-        joined: dict[str, Any] = {}
-        rows_from: FromClause = source
-        by_relation: dict[RelationEnd, list[GroupsEntry]] = {}
-        for entry in shape.entries:
-            if isinstance(entry, GroupsEntry) and entry.joined and owner is None:
-                by_relation.setdefault(entry.aggregate.end, []).append(entry)
-        for entries in by_relation.values():  # a relation's rows read once for all of them
-            groups = joined_groups(self, entries, read, source)
-            if groups is not None:
-                rows_from = rows_from.outerjoin(groups.grouped, groups.on)
-                joined.update(groups.values)
+        joined = (
+            join_groups(self, shape, read, source, start=source)
+            if owner is None
+            else JoinedValues(source, {}, ())
+        )
         rows = (
-            select(*self._columns(read, shape, table, source, level, joined))
-            .select_from(rows_from)
+            select(*self._columns(read, shape, table, source, level, joined.values))
+            .select_from(joined.rows_from)
             .where(*conditions)
             .order_by(*order)
         )
