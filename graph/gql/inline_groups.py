@@ -111,6 +111,16 @@ MEASURED_TYPES = {
     PERCENTILE: frozenset({FieldType.INT, FieldType.BIGINT}),
 }
 MEASURED_TYPES[MAX] = MEASURED_TYPES[MIN]
+# The field types whose measures a row's groups are filtered (`having`) and sorted (`orderBy`)
+# by in the statement, by measure: those that are the same value however the rows are
+# scanned: not floats (a sum's rounding follows the order of its rows), no average or
+# percentile (doubles that could tie or part otherwise). The comparison is the group
+# statement's own SQL (graph/sql/aggregate.py), so a bigint's sum compares as it does there.
+COMPARED_TYPES = {
+    MIN: MEASURED_TYPES[MIN],
+    MAX: MEASURED_TYPES[MAX],
+    SUM: frozenset({FieldType.INT, FieldType.BIGINT}),
+}
 # The field types a row's groups may be grouped by in the statement: their values group and
 # sort alike however the rows are scanned (not floats: -0.0 and 0.0 are one group, and which
 # of the two it shows depends on the scan).
@@ -201,8 +211,7 @@ def _having_measures(having: Having) -> list[Measure]:
 
 def _exactly_compared(table: TableSpec, measure: Measure) -> bool:
     """Whether a measure that `having` compares or `orderBy` sorts by is the same value
-    however its rows are scanned: no float (a sum's rounding follows the order of its
-    rows), no average or percentile (doubles), no computed field."""
+    however its rows are scanned (COMPARED_TYPES; countDistinct: any stored field)."""
     if measure.kind == COUNT:
         return True
     if measure.field is None:
@@ -210,11 +219,9 @@ def _exactly_compared(table: TableSpec, measure: Measure) -> bool:
     field = table.field(measure.field)
     if field.computed is not None:
         return False
-    if measure.kind == COUNT_DISTINCT:
-        return True
-    if measure.kind == SUM:
-        return field.type in (FieldType.INT, FieldType.BIGINT)
-    return measure.kind in (MIN, MAX) and field.type in MEASURED_TYPES[MIN]
+    return measure.kind == COUNT_DISTINCT or field.type in COMPARED_TYPES.get(
+        measure.kind, frozenset()
+    )
 
 
 def _group(
