@@ -122,6 +122,22 @@ C2 = """query C2 {
   }
 }"""
 
+# C3: a grid's page of 50 playbooks with each one's count, failed count and latest start of
+# runs (a bigger page: the nodes' groups joined to the page's rows, each relation read once).
+C3 = """query C3 {
+  playbooksConnection(first: 50, orderBy: [{playbookName: ASC}]) {
+    edges {
+      cursor
+      node {
+        playbookName
+        executionsAggregate { count max { startedAt } }
+        failed: executionsAggregate(where: {status: {eq: FAILED}}) { count }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
 
 # Issue 10: a request whose variables change every time, as a dashboard's when its user picks
 # another row or moment. Each request of the load is another body (1,000 of them, in turn:
@@ -249,6 +265,7 @@ def make_queries(names: str, floor_q1: str) -> list[Query]:
         "d2": Query("d2", D2, "/d2", 200, "playbooks"),
         "c1": Query("c1", C1, None, 50, "executionLogsConnection.edges"),
         "c2": Query("c2", C2, None, 10, "playbooksConnection.edges"),
+        "c3": Query("c3", C3, None, 50, "playbooksConnection.edges"),
         "v1": Query("v1", V1, None, 1, "executionLog"),
         "d3": Query("d3", D3, None, 1, "executionLog"),
         "d4": Query("d4", D4, None, 1, "executionLog"),
@@ -330,7 +347,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=8765, help="graph server port; the floor uses +1")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
     p.add_argument(
-        "--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,d4,d5,c1,c2,v1,v2,v3"
+        "--queries", default="q1,q2", help="subset of q1,q2,q3,d1,d2,d3,d4,d5,c1,c2,c3,v1,v2,v3"
     )
     p.add_argument(
         "--targets",
@@ -360,7 +377,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.queries = make_queries(args.queries, args.floor_q1)
     except KeyError as exc:
         p.error(
-            f"unknown query {exc}; use some of q1, q2, q3, d1, d2, d3, d4, d5, c1, c2, v1, v2, v3"
+            f"unknown query {exc}; use some of "
+            "q1, q2, q3, d1, d2, d3, d4, d5, c1, c2, c3, v1, v2, v3"
         )
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     return args
