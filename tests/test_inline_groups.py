@@ -4,7 +4,8 @@ graph/sql/group_object.py): the same bytes as the reference path, in one stateme
 Generated documents, from the GraphQL schema of each spec of the differential world (the
 shipped tables and the zoo, with adversarial rows: nulls, ties, a key listed twice in a list
 column, dangling links, Unicode, extreme numbers, boundary datetimes): a root list with or
-without a limit, or a lookup, whose rows (and a to-many and a to-one relation's rows) select
+without a limit, a lookup, or a connection's page (its first three pages walked by cursor, with
+or without an `orderBy`), whose rows (and a to-many and a to-one relation's rows) select
 one or two relation aggregates with a random part of their group: `count`, `__typename`,
 `key {...}`, `countDistinct`, `min`, `max`, `sum`, `avg` and `percentile(p:)` (p at 0, 1,
 halves, a third, 0.95) of any of their fields (floats, bigint sums and computed fields too,
@@ -738,7 +739,7 @@ PAGE = """query($after: String) { playbooksConnection(first: %d, after: $after,
 } }"""
 
 
-def test_a_small_pages_groups_are_built_per_row(world: World) -> None:
+def test_a_pages_groups_are_built_in_its_statement(world: World) -> None:
     """A connection's page of at most 20 rows (first + 1 read) builds its nodes' relation
     aggregates per row, in the page's one statement, `nodes` and `edges { node }` alike, on
     the first page and after a cursor; a bigger page joins those of one group per row to its
